@@ -1,0 +1,1 @@
+"""The equation language: parsing to an IR, symbolic shapes, typesetting."""

@@ -1,0 +1,1 @@
+"""The reference implementation, derived from a spec's equations (the oracle)."""

@@ -1,0 +1,137 @@
+"""Array backends the reference program runs on: numpy (the float64 oracle) and torch (for autograd).
+
+A backend supplies only what differs between array libraries: activations,
+convolution, concatenation, stacking and splitting. ``+ - * @`` are the
+libraries' own operators.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..registry import Registry
+from .conv import conv_numpy, conv_torch
+
+
+class Backend:
+    name: str
+    activations: dict[str, Callable[[Any], Any]]
+
+    def activation(self, name: str) -> Callable[[Any], Any]:
+        return self.activations[name]
+
+    def conv(self, x: Any, w: Any, padding: str, strides: Sequence[int], dilation: Sequence[int]) -> Any:
+        raise NotImplementedError
+
+    def concat(self, arrays: Sequence[Any]) -> Any:
+        raise NotImplementedError
+
+    def stack(self, arrays: Sequence[Any], axis: int) -> Any:
+        raise NotImplementedError
+
+    def split(self, array: Any, sizes: Sequence[int]) -> list[Any]:
+        raise NotImplementedError
+
+    def unstack(self, array: Any, axis: int) -> list[Any]:
+        raise NotImplementedError
+
+    def moveaxis(self, array: Any, source: int, destination: int) -> Any:
+        raise NotImplementedError
+
+    def asarray(self, value: Any) -> Any:
+        raise NotImplementedError
+
+
+def _np_sigmoid(x: np.ndarray) -> np.ndarray:
+    # exp(-x) may overflow to inf for x < -709, giving exactly 0: the program
+    # runs under np.errstate(over="ignore") for that reason.
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+class NumpyBackend(Backend):
+    name = "numpy"
+    activations = {
+        "sigmoid": _np_sigmoid,
+        "tanh": np.tanh,
+        "hard_sigmoid": lambda x: np.clip(x / 6.0 + 0.5, 0.0, 1.0),
+        "hard_sigmoid_keras2": lambda x: np.clip(0.2 * x + 0.5, 0.0, 1.0),
+        "relu": lambda x: np.maximum(x, 0.0),
+        "linear": lambda x: x,
+    }
+
+    def conv(self, x, w, padding, strides, dilation):
+        return conv_numpy(x, w, padding, strides, dilation)
+
+    def concat(self, arrays):
+        return np.concatenate(arrays, axis=-1)
+
+    def stack(self, arrays, axis):
+        return np.stack(arrays, axis=axis)
+
+    def split(self, array, sizes):
+        return np.split(array, np.cumsum(sizes)[:-1], axis=-1)
+
+    def unstack(self, array, axis):
+        return list(np.moveaxis(array, axis, 0))
+
+    def moveaxis(self, array, source, destination):
+        return np.moveaxis(array, source, destination)
+
+    def asarray(self, value):
+        return np.asarray(value, dtype=np.float64)
+
+
+class TorchBackend(Backend):
+    name = "torch"
+
+    def __init__(self) -> None:
+        import torch
+
+        self.torch = torch
+        f = torch.nn.functional
+        self.activations = {
+            "sigmoid": torch.sigmoid,
+            "tanh": torch.tanh,
+            "hard_sigmoid": lambda x: torch.clamp(x / 6.0 + 0.5, 0.0, 1.0),
+            "hard_sigmoid_keras2": lambda x: torch.clamp(0.2 * x + 0.5, 0.0, 1.0),
+            "relu": f.relu,
+            "linear": lambda x: x,
+        }
+
+    def conv(self, x, w, padding, strides, dilation):
+        return conv_torch(x, w, padding, strides, dilation)
+
+    def concat(self, arrays):
+        return self.torch.cat(list(arrays), dim=-1)
+
+    def stack(self, arrays, axis):
+        return self.torch.stack(list(arrays), dim=axis)
+
+    def split(self, array, sizes):
+        return list(self.torch.split(array, list(sizes), dim=-1))
+
+    def unstack(self, array, axis):
+        return list(self.torch.unbind(array, dim=axis))
+
+    def moveaxis(self, array, source, destination):
+        return self.torch.movedim(array, source, destination)
+
+    def asarray(self, value):
+        if isinstance(value, self.torch.Tensor):
+            return value
+        return self.torch.as_tensor(np.asarray(value), dtype=self.torch.float64)
+
+
+BACKENDS: Registry[Callable[[], Backend]] = Registry("backend")
+BACKENDS.register("numpy", NumpyBackend)
+BACKENDS.register("torch", TorchBackend)
+
+_instances: dict[str, Backend] = {}
+
+
+def get_backend(name: str) -> Backend:
+    if name not in _instances:
+        _instances[name] = BACKENDS.get(name)()
+    return _instances[name]

@@ -1,0 +1,115 @@
+"""Bind a spec's symbolic dims to the shapes of concrete arrays, and guard memory.
+
+The reference (and later every kernel check) receives plain arrays; the sizes
+are read off them. A mismatch names the argument, the spec's symbolic shape,
+the expected numbers and where each dim's value came from.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from math import prod
+from typing import Any
+
+from ..errors import ConfigError, ShapeError
+from ..expr.dims import Dim, Sym, render_shape
+from ..spec.model import BATCH_DIM, Spec, TensorDecl
+
+
+def bind_dims(
+    spec: Spec, attrs: Mapping[str, Any], arrays: Mapping[str, tuple[str, TensorDecl, tuple[int, ...]]]
+) -> dict[str, int]:
+    """Dims from ``arrays``: label -> (role, declaration, actual shape), in binding order.
+
+    Primary dims are bound by the first array that has them; derived dims are
+    computed and every array is checked against the full shape.
+    """
+    dims: dict[str, int] = {}
+    source: dict[str, str] = {}
+    for label, (_, decl, shape) in arrays.items():
+        if len(shape) != len(decl.shape):
+            raise ShapeError(
+                f"{label} has {len(shape)} axes {tuple(shape)} but spec {spec.name} says {render_shape(decl.shape)}"
+            )
+        for dim, size in zip(decl.shape, shape):
+            if isinstance(dim, Sym) and dim.name not in dims:
+                dims[dim.name] = int(size)
+                source[dim.name] = label
+    for name, decl in spec.dims.items():
+        if decl.derived is not None:
+            try:
+                value = decl.derived.evaluate(dims, attrs)
+            except ConfigError:
+                continue
+            if value < 1:
+                raise ConfigError(
+                    f"empty output: {name} = {decl.derived.render(attrs)} = {value} (the kernel is larger than the padded input)"
+                )
+            dims[name] = value
+    for label, (_, decl, shape) in arrays.items():
+        expected = tuple(_size(d, dims, attrs) for d in decl.shape)
+        if tuple(shape) != expected:
+            notes = ", ".join(
+                f"{d.render(attrs)} = {dims[d.name]} from {source[d.name]}"
+                for d in decl.shape
+                if isinstance(d, Sym) and d.name in source and source[d.name] != label
+            )
+            raise ShapeError(
+                f"{label} has shape {tuple(shape)} but spec {spec.name} says {render_shape(decl.shape, attrs)} "
+                f"= {expected}" + (f" ({notes})" if notes else "")
+            )
+    return dims
+
+
+def _size(dim: Dim, dims: Mapping[str, int], attrs: Mapping[str, Any]) -> int:
+    return dim.evaluate(dims, attrs)
+
+
+def tensor_bytes(spec: Spec, dims: Mapping[str, int], attrs: Mapping[str, Any], itemsize: int = 8) -> int:
+    """Bytes a reference run holds at once: inputs, states, params, outputs, and the
+    input terms precomputed for all timesteps (one output-sized array per gate)."""
+    total = 0
+    for group in (spec.inputs, spec.states, spec.params, spec.outputs):
+        for decl in group.values():
+            total += prod(d.evaluate(dims, attrs) for d in decl.shape)
+    for decl in spec.outputs.values():
+        total += max(len(spec.gates), 1) * prod(d.evaluate(dims, attrs) for d in decl.shape)
+    return total * itemsize
+
+
+def available_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 1 << 40
+
+
+def check_memory(spec: Spec, dims: Mapping[str, int], attrs: Mapping[str, Any], itemsize: int = 8) -> None:
+    """Refuse, before allocating anything, sizes whose tensors would not fit in memory."""
+    need = tensor_bytes(spec, dims, attrs, itemsize)
+    have = available_memory()
+    if need > 0.8 * have:
+        sizes = ", ".join(f"{k}={v}" for k, v in dims.items() if spec.dims[k].derived is None)
+        raise ConfigError(
+            f"{spec.name} with {sizes} needs about {_human(need)} for its tensors; "
+            f"this machine has {_human(have)} of memory"
+        )
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"
+
+
+def leading_axes(spec: Spec, decl: TensorDecl) -> int:
+    """Axes before the spatial ones: the batch axis and the recurrence axis where present."""
+    lead = 0
+    for d in decl.shape:
+        if isinstance(d, Sym) and d.name in (BATCH_DIM, spec.recurrence.axis):
+            lead += 1
+        else:
+            break
+    return lead

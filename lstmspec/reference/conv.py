@@ -1,0 +1,70 @@
+"""N-d cross-correlation, channels last, with TensorFlow's padding rule.
+
+``x`` is ``(lead..., s_1..s_n, C)`` (any number of leading axes: batch, or
+batch and time when the input term is computed for all timesteps at once),
+``w`` is ``(k_1..k_n, C, F)``; the result is ``(lead..., o_1..o_n, F)``.
+``same`` padding puts the odd extra row/column after (bottom/right), as
+TensorFlow does, see ``lstmspec.expr.dims.same_padding``.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import product
+from typing import Any
+
+import numpy as np
+
+from ..expr.dims import conv_output_size, same_padding
+
+
+def _pads(spatial: Sequence[int], kernel: Sequence[int], padding: str, strides: Sequence[int], dilation: Sequence[int]):
+    if padding == "same":
+        return [same_padding(n, k, s, d) for n, k, s, d in zip(spatial, kernel, strides, dilation)]
+    return [(0, 0)] * len(spatial)
+
+
+def conv_numpy(x: np.ndarray, w: np.ndarray, padding: str, strides: Sequence[int], dilation: Sequence[int]) -> np.ndarray:
+    """One matrix product per kernel offset, accumulated: no Python loop over pixels.
+
+    Each offset contributes ``x[strided window] @ w[offset]``; for a 3x3
+    kernel that is 9 large GEMMs, which keeps memory at the size of the output
+    (an im2col copy would be k_1*...*k_n times the input).
+    """
+    n = w.ndim - 2
+    lead = x.ndim - n - 1
+    spatial, kernel = x.shape[lead:lead + n], w.shape[:n]
+    pads = _pads(spatial, kernel, padding, strides, dilation)
+    if any(p != (0, 0) for p in pads):
+        x = np.pad(x, [(0, 0)] * lead + list(pads) + [(0, 0)])
+    padded = x.shape[lead:lead + n]
+    out_sizes = [conv_output_size(p, k, "valid", s, d) for p, k, s, d in zip(padded, kernel, strides, dilation)]
+    out = np.zeros(x.shape[:lead] + tuple(out_sizes) + (w.shape[-1],), dtype=np.result_type(x, w))
+    for offset in product(*(range(k) for k in kernel)):
+        window = tuple(
+            slice(o * d, o * d + s * (m - 1) + 1, s) for o, d, s, m in zip(offset, dilation, strides, out_sizes)
+        )
+        out += x[(slice(None),) * lead + window] @ w[offset]
+    return out
+
+
+def conv_torch(x: Any, w: Any, padding: str, strides: Sequence[int], dilation: Sequence[int]) -> Any:
+    """The same convolution with ``torch.nn.functional.conv{1,2,3}d`` (channels first inside)."""
+    import torch
+    import torch.nn.functional as F
+
+    n = w.dim() - 2
+    lead_shape = x.shape[: x.dim() - n - 1]
+    spatial = x.shape[x.dim() - n - 1:-1]
+    xs = x.reshape((-1,) + tuple(spatial) + (x.shape[-1],))
+    xs = torch.movedim(xs, -1, 1)  # (N, C, s...)
+    pads = _pads(spatial, w.shape[:n], padding, strides, dilation)
+    flat_pad: list[int] = []
+    for before, after in reversed(pads):  # F.pad wants the last axis first
+        flat_pad += [before, after]
+    if any(flat_pad):
+        xs = F.pad(xs, flat_pad)
+    weight = torch.movedim(torch.movedim(w, -1, 0), -1, 1)  # (F, C, k...)
+    conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[n]
+    y = conv(xs, weight, stride=tuple(strides), dilation=tuple(dilation))
+    y = torch.movedim(y, 1, -1)
+    return y.reshape(tuple(lead_shape) + tuple(y.shape[1:]))

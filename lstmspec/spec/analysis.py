@@ -1,0 +1,147 @@
+"""Static analysis of a spec: shapes, names, updates, cycles, unused declarations.
+
+This is what ``lstmspec lint`` reports and what ``load_spec`` refuses to load
+past. Each finding is one SpecError with file, key and line, so a broken spec
+gets one precise message per problem rather than a cascade.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from ..errors import SpecError
+from ..expr.dims import Shape, render_shape
+from ..expr.shapes import ShapeInference
+from .model import Equation, Spec
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str  # "error" | "warning"
+    error: SpecError
+
+    def __str__(self) -> str:
+        return f"{self.error}" if self.severity == "error" else f"{self.error} (warning)"
+
+
+def dependency_order(equations: Mapping[str, Equation]) -> tuple[list[str], list[str]]:
+    """Equations sorted so each comes after those it uses; and a cycle, if there is one."""
+    deps = {name: sorted(eq.node.names() & set(equations)) for name, eq in equations.items()}
+    order: list[str] = []
+    state: dict[str, int] = {}  # 1: in progress, 2: done
+    cycle: list[str] = []
+
+    def visit(name: str, path: list[str]) -> None:
+        nonlocal cycle
+        if state.get(name) == 2 or cycle:
+            return
+        if state.get(name) == 1:
+            cycle = path[path.index(name):] + [name]
+            return
+        state[name] = 1
+        for dep in deps[name]:
+            visit(dep, path + [name])
+        state[name] = 2
+        order.append(name)
+
+    for name in equations:
+        visit(name, [])
+    return order, cycle
+
+
+def analyze(
+    spec: Spec,
+    *,
+    locate: Callable[[SpecError, str], SpecError],
+    skip_equations: set[str] = frozenset(),
+) -> list[Finding]:
+    findings: list[Finding] = []
+
+    def error(message: str, key: str, text: str | None = None, severity: str = "error") -> None:
+        findings.append(Finding(severity, locate(SpecError(message, text=text), key)))
+
+    known = spec.name_shapes()
+    activation_attrs = {a.name: a.default for a in spec.attributes.values() if a.type == "activation"}
+    inference = ShapeInference(known, lambda f: activation_attrs.get(f, f))
+    shapes: dict[str, Shape] = {}
+    failed = set(skip_equations)
+
+    for name in spec.order:
+        eq = spec.equations[name]
+        if name in failed:
+            continue
+        undefined = sorted(eq.node.names() - set(known) - set(spec.equations))
+        if undefined:
+            error(f"undefined name {undefined[0]!r}", f"equations.{name}", undefined[0])
+            failed.add(name)
+            continue
+        if eq.node.names() & failed:
+            failed.add(name)  # already reported where it starts
+            continue
+        try:
+            shapes[name] = inference.infer(eq.node)
+        except SpecError as exc:
+            findings.append(Finding("error", locate(exc, f"equations.{name}")))
+            failed.add(name)
+            continue
+        known = {**known, name: shapes[name]}
+        inference.names = known
+
+    for state in spec.states.values():
+        key = f"states.{state.name}"
+        if not state.next:
+            error(f"state {state.name} has no update (add next = \"EQUATION\")", key)
+        elif state.next not in spec.equations:
+            error(f"state {state.name} is updated by {state.next!r}, which is not an equation", f"{key}.next", state.next)
+        elif state.next in shapes and shapes[state.next] != state.shape:
+            error(
+                f"state {state.name} is declared {render_shape(state.shape)} but its update "
+                f"{state.next} = `{spec.equations[state.next].text}` has shape {render_shape(shapes[state.next])}",
+                f"{key}.next",
+            )
+    for output in spec.outputs.values():
+        key = f"outputs.{output.name}"
+        step_shape = spec.step_shape(output)
+        if not output.step:
+            error(f"output {output.name} needs step = \"EQUATION\" (its value at each timestep)", key)
+        elif output.step not in spec.equations:
+            error(f"output {output.name} takes {output.step!r}, which is not an equation", f"{key}.step", output.step)
+        elif output.step in shapes and shapes[output.step] != step_shape:
+            error(
+                f"output {output.name} is declared {render_shape(output.shape)}, so one step is "
+                f"{render_shape(step_shape)}, but {output.step} has shape {render_shape(shapes[output.step])}",
+                f"{key}.step",
+            )
+    for decl in spec.inputs.values():
+        if not any(d.render() == spec.recurrence.axis for d in decl.shape):
+            error(f"input {decl.name} has no {spec.recurrence.axis} axis to iterate over", f"inputs.{decl.name}.shape")
+
+    used = set().union(*(eq.node.names() for eq in spec.equations.values())) if spec.equations else set()
+    for table, group in (("params", spec.params), ("inputs", spec.inputs)):
+        for name in group:
+            if name not in used:
+                error(f"{table[:-1]} {name} is declared but no equation uses it", f"{table}.{name}")
+    for name in spec.states:
+        if name not in used:
+            error(f"state {name} is never read by an equation", f"states.{name}", severity="warning")
+    sinks = {s.next for s in spec.states.values()} | {o.step for o in spec.outputs.values()}
+    reachable: set[str] = set()
+    frontier = [s for s in sinks if s in spec.equations]
+    while frontier:
+        name = frontier.pop()
+        if name in reachable:
+            continue
+        reachable.add(name)
+        frontier += [n for n in spec.equations[name].node.names() if n in spec.equations]
+    for name in spec.equations:
+        if name not in reachable:
+            error(f"equation {name} is computed but no state or output depends on it", f"equations.{name}", severity="warning")
+    used_dims = set()
+    for group in (spec.inputs, spec.params, spec.states, spec.outputs):
+        for decl in group.values():
+            for d in decl.shape:
+                used_dims |= d.symbols()
+    for name, decl in spec.dims.items():
+        if decl.derived is None and name not in used_dims:
+            error(f"dimension {name} is declared but no shape uses it", f"dims.{name}", severity="warning")
+    return findings
