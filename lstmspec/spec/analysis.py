@@ -70,7 +70,7 @@ def analyze(
         eq = spec.equations[name]
         if name in failed:
             continue
-        undefined = sorted(eq.node.names() - set(known) - set(spec.equations))
+        undefined = sorted(eq.node.names() - set(known) - set(spec.equations) - failed)
         if undefined:
             error(f"undefined name {undefined[0]!r}", f"equations.{name}", undefined[0])
             failed.add(name)
@@ -89,6 +89,8 @@ def analyze(
 
     for state in spec.states.values():
         key = f"states.{state.name}"
+        if state.next in skip_equations:
+            continue  # its equation did not parse: already reported there
         if not state.next:
             error(f"state {state.name} has no update (add next = \"EQUATION\")", key)
         elif state.next not in spec.equations:
@@ -102,6 +104,8 @@ def analyze(
     for output in spec.outputs.values():
         key = f"outputs.{output.name}"
         step_shape = spec.step_shape(output)
+        if output.step in skip_equations:
+            continue
         if not output.step:
             error(f"output {output.name} needs step = \"EQUATION\" (its value at each timestep)", key)
         elif output.step not in spec.equations:
@@ -116,6 +120,8 @@ def analyze(
         if not any(d.render() == spec.recurrence.axis for d in decl.shape):
             error(f"input {decl.name} has no {spec.recurrence.axis} axis to iterate over", f"inputs.{decl.name}.shape")
 
+    if skip_equations:
+        return findings  # usage is unknowable while an equation does not parse
     used = set().union(*(eq.node.names() for eq in spec.equations.values())) if spec.equations else set()
     for table, group in (("params", spec.params), ("inputs", spec.inputs)):
         for name in group:
