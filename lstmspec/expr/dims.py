@@ -16,7 +16,9 @@ Convolution output sizes follow TensorFlow/Keras (the spec's conventions):
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from math import ceil
 from typing import Any, Union
@@ -24,6 +26,21 @@ from typing import Any, Union
 from ..errors import ConfigError
 
 Attrs = Mapping[str, Any]
+
+_ALIASES: ContextVar[Mapping[tuple, str]] = ContextVar("dim_aliases", default={})
+
+
+@contextmanager
+def dim_aliases(aliases: Mapping[tuple, str]) -> Iterator[None]:
+    """Render derived dims by their declared names (``out_rows``) instead of their formula.
+
+    Used for error messages, where the name the spec author wrote reads better.
+    """
+    token = _ALIASES.set(aliases)
+    try:
+        yield
+    finally:
+        _ALIASES.reset(token)
 
 
 class Dim:
@@ -34,6 +51,10 @@ class Dim:
         raise NotImplementedError
 
     def render(self, attrs: Attrs | None = None) -> str:
+        alias = _ALIASES.get().get(self.key())
+        return alias if alias is not None else self._render(attrs)
+
+    def _render(self, attrs: Attrs | None) -> str:
         raise NotImplementedError
 
     def symbols(self) -> set[str]:
@@ -62,7 +83,7 @@ class Sym(Dim):
         except KeyError:
             raise ConfigError(f"dimension {self.name!r} has no value") from None
 
-    def render(self, attrs: Attrs | None = None) -> str:
+    def _render(self, attrs: Attrs | None = None) -> str:
         return self.name
 
     def symbols(self) -> set[str]:
@@ -79,7 +100,7 @@ class Lit(Dim):
     def evaluate(self, dims: Mapping[str, int], attrs: Attrs) -> int:
         return self.value
 
-    def render(self, attrs: Attrs | None = None) -> str:
+    def _render(self, attrs: Attrs | None = None) -> str:
         return str(self.value)
 
 
@@ -118,7 +139,7 @@ class Sum(Dim):
     def evaluate(self, dims: Mapping[str, int], attrs: Attrs) -> int:
         return sum(c * t.evaluate(dims, attrs) for c, t in self.terms)
 
-    def render(self, attrs: Attrs | None = None) -> str:
+    def _render(self, attrs: Attrs | None = None) -> str:
         out = ""
         for c, t in self.terms:
             if isinstance(t, Lit):
@@ -202,7 +223,7 @@ class ConvOut(Dim):
     def symbols(self) -> set[str]:
         return self.size.symbols() | self.kernel.symbols()
 
-    def render(self, attrs: Attrs | None = None) -> str:
+    def _render(self, attrs: Attrs | None = None) -> str:
         """The formula, simplified as far as the attributes in ``attrs`` allow.
 
         Without attributes it gives the general case of both paddings.

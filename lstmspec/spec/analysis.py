@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..errors import SpecError
-from ..expr.dims import Shape, render_shape
+from ..expr.dims import Shape, dim_aliases, render_shape
 from ..expr.shapes import ShapeInference
 from .model import Equation, Spec
 
@@ -55,6 +55,12 @@ def analyze(
     locate: Callable[[SpecError, str], SpecError],
     skip_equations: set[str] = frozenset(),
 ) -> list[Finding]:
+    aliases = {d.derived.key(): d.name for d in spec.dims.values() if d.derived is not None}
+    with dim_aliases(aliases):
+        return _analyze(spec, locate, set(skip_equations))
+
+
+def _analyze(spec: Spec, locate: Callable[[SpecError, str], SpecError], skip_equations: set[str]) -> list[Finding]:
     findings: list[Finding] = []
 
     def error(message: str, key: str, text: str | None = None, severity: str = "error") -> None:

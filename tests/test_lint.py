@@ -1,0 +1,133 @@
+"""`lstmspec lint`: shipped specs lint clean; each deliberately broken spec gets one precise message."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import lstmspec
+from lstmspec.cli import main
+from lstmspec.errors import SpecError
+from lstmspec.spec import shipped_names, specs_dir
+from lstmspec.spec.loader import lint_file
+
+LSTM = (specs_dir() / "lstm.toml").read_text()
+CONV = (specs_dir() / "convlstm2d.toml").read_text()
+
+
+def broken(tmp_path: Path, source: str, old: str, new: str, name: str = "broken.toml") -> Path:
+    assert old in source, old
+    path = tmp_path / name
+    path.write_text(source.replace(old, new, 1))
+    return path
+
+
+def errors_of(path: Path) -> list[SpecError]:
+    _, findings = lint_file(path, str(path))
+    return [f.error for f in findings if f.severity == "error"]
+
+
+@pytest.mark.parametrize("name", shipped_names())
+def test_shipped_spec_lints_clean(name):
+    _, findings = lint_file(specs_dir() / f"{name}.toml")
+    assert findings == []
+
+
+def test_lint_command_on_shipped_specs_exits_0(capsys):
+    assert main(["lint"]) == 0
+    assert "0 error(s), 0 warning(s)" in capsys.readouterr().out
+
+
+CASES = [
+    # (source, old, new, key, message fragment)
+    (LSTM, 'i = "recurrent_activation(x @ W_i', 'i = "recurrent_activation(W_i @ x', "equations.i",
+     "shape mismatch in `W_i @ x`: (input, units) @ (batch, input): inner dimensions units and batch differ"),
+    (LSTM, 'h_t = "o * activation(c_t)"', 'h_t = "o * activation(c_t) + q"', "equations.h_t", "undefined name 'q'"),
+    (LSTM, 'g = "activation(x @ W_g', 'g = "activation(x @ W_i', "params.W_g", "param W_g is declared but no equation uses it"),
+    (LSTM, 'c = { shape = ["batch", "units"], next = "c_t", doc = "cell state" }',
+     'c = { shape = ["batch", "units"], doc = "cell state" }', "states.c", "state c has no update"),
+    (LSTM, 'c_t = "f * c + i * g"', 'c_t = "f * c + i * g.T"', "equations.c_t", "attribute access is not allowed"),
+    (LSTM, 'c_t = "f * c + i * g"', 'c_t = "f * c + i * softmax(g)"', "equations.c_t", "unknown function 'softmax'"),
+    (LSTM, 'b_o = { shape = ["units"]', 'b_o = { shape = ["input"]', "equations.o", "do not broadcast"),
+    (CONV, 'conv(h, U_i, padding=same, strides=1, dilation=1)', 'conv(h, U_i)', "equations.i",
+     "(batch, out_rows, out_cols, filters) + (batch, valid: floor((out_rows - dilation[0]*(kernel_rows - 1) - 1)"),
+    (CONV, 'y = { shape = ["batch", "time", "out_rows"', 'y = { shape = ["batch", "time", "rows"', "outputs.y.step",
+     "output y is declared"),
+    (LSTM, 'W_i = { shape = ["input", "units"]', 'W_i = { shape = ["inputs", "units"]', "params.W_i.shape",
+     "shape entry 'inputs' is not a declared dimension"),
+    (LSTM, 'kernel = { concat = ["W_i", "W_f", "W_g", "W_o"] }', 'kernel = { concat = ["W_i", "W_f", "W_g", "W_x"] }',
+     "layouts.keras.tensors.kernel", "undeclared parameter 'W_x'"),
+]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[3]], ids=lambda c: c[4][:40])
+def test_broken_spec_gets_exactly_one_precise_error(tmp_path, case):
+    source, old, new, key, message = case
+    path = broken(tmp_path, source, old, new)
+    errors = errors_of(path)
+    assert len(errors) == 1, [str(e) for e in errors]
+    (error,) = errors
+    assert message in error.message
+    assert error.key == key
+    assert error.file == str(path)
+    assert error.line is not None and key.split(".")[-1] in path.read_text().splitlines()[error.line - 1]
+
+
+def test_a_wrong_state_shape_is_reported_in_every_equation_that_uses_it(tmp_path):
+    path = broken(tmp_path, LSTM, 'h = { shape = ["batch", "units"], next = "h_t"', 'h = { shape = ["batch", "input"], next = "h_t"')
+    errors = errors_of(path)
+    assert [e.key for e in errors] == ["equations.i", "equations.f", "equations.g", "equations.o"]
+    assert all("(batch, input) @ (units, units): inner dimensions input and units differ" in e.message for e in errors)
+
+
+def test_cycle_is_reported_with_its_path(tmp_path):
+    path = broken(tmp_path, LSTM, 'i = "recurrent_activation(x @ W_i + h @ U_i + b_i)"',
+                  'i = "recurrent_activation(x @ W_i + h @ U_i + b_i + o)"')
+    path.write_text(path.read_text().replace('o = "recurrent_activation(x @ W_o + h @ U_o + b_o)"',
+                                             'o = "recurrent_activation(x @ W_o + h @ U_o + b_o + i)"'))
+    errors = errors_of(path)
+    assert len(errors) == 1
+    assert "equations form a cycle: i -> o -> i" in errors[0].message
+
+
+def test_unused_equation_is_a_warning_not_an_error(tmp_path):
+    path = broken(tmp_path, LSTM, 'h_t = "o * activation(c_t)"', 'h_t = "o * activation(c_t)"\nz = "x @ W_i"')
+    _, findings = lint_file(path, str(path))
+    assert [f.severity for f in findings] == ["warning"]
+    assert "equation z is computed but no state or output depends on it" in str(findings[0])
+
+
+def test_load_spec_refuses_a_broken_spec_with_file_key_and_line(tmp_path):
+    path = broken(tmp_path, LSTM, 'i = "recurrent_activation(x @ W_i', 'i = "recurrent_activation(W_i @ x')
+    with pytest.raises(SpecError) as info:
+        lstmspec.load_spec(path)
+    text = str(info.value)
+    assert text.startswith(str(path) + ":")
+    assert "[equations.i]" in text and "W_i @ x" in text
+
+
+def test_malformed_toml_names_the_line(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[spec]\nname = "x"\ntitle = \n')
+    (error,) = errors_of(path)
+    assert error.line == 3 and "malformed TOML" in error.message
+
+
+def test_unknown_table_and_missing_pieces_are_spec_errors(tmp_path):
+    path = broken(tmp_path, LSTM, "[gates]", "[gatez]")
+    (error,) = errors_of(path)
+    assert "unknown table 'gatez'" in error.message
+
+
+def test_lint_command_reports_every_file_and_exits_1(tmp_path, capsys):
+    bad = broken(tmp_path, LSTM, 'i = "recurrent_activation(x @ W_i', 'i = "recurrent_activation(W_i @ x', "a.toml")
+    broken(tmp_path, LSTM, 'h_t = "o * activation(c_t)"', 'h_t = "o * activation(c_t) + q"', "b.toml")
+    assert main(["lint", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "a.toml:" in err and "b.toml:" in err and "2 error(s)" in err
+    assert main(["lint", str(bad)]) == 1
+
+
+def test_lint_of_a_missing_file_is_an_error_line(tmp_path, capsys):
+    assert main(["lint", str(tmp_path / "nope.toml")]) == 1
+    assert "no such spec file" in capsys.readouterr().err
