@@ -19,6 +19,11 @@ class Backend:
     name: str
     activations: dict[str, Callable[[Any], Any]]
 
+    @property
+    def key(self) -> tuple:
+        """Identifies compiled programs: backends with equal keys compute identically."""
+        return (self.name,)
+
     def activation(self, name: str) -> Callable[[Any], Any]:
         return self.activations[name]
 
@@ -84,12 +89,18 @@ class NumpyBackend(Backend):
 
 
 class TorchBackend(Backend):
+    """torch tensors of one dtype on one device: float64 on the CPU for autograd of the
+    spec itself, lower precisions to measure what a straightforward implementation of
+    the equations loses in that precision (the yardstick of the tolerances)."""
+
     name = "torch"
 
-    def __init__(self) -> None:
+    def __init__(self, dtype: str = "float64", device: str = "cpu") -> None:
         import torch
 
         self.torch = torch
+        self.dtype = getattr(torch, dtype)
+        self.device = torch.device(device)
         f = torch.nn.functional
         self.activations = {
             "sigmoid": torch.sigmoid,
@@ -118,10 +129,16 @@ class TorchBackend(Backend):
     def moveaxis(self, array, source, destination):
         return self.torch.movedim(array, source, destination)
 
+    @property
+    def key(self) -> tuple:
+        return (self.name, str(self.dtype), str(self.device))
+
     def asarray(self, value):
         if isinstance(value, self.torch.Tensor):
-            return value
-        return self.torch.as_tensor(np.asarray(value), dtype=self.torch.float64)
+            if value.dtype == self.dtype and value.device == self.device:
+                return value
+            return value.to(device=self.device, dtype=self.dtype)
+        return self.torch.as_tensor(np.asarray(value), dtype=self.dtype, device=self.device)
 
 
 BACKENDS: Registry[Callable[[], Backend]] = Registry("backend")

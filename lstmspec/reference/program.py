@@ -222,11 +222,11 @@ class Program:
         return y, current
 
 
-def program_for(spec: Spec, attrs: Mapping[str, Any], backend: str) -> Program:
-    key = (backend, tuple(sorted((k, v) for k, v in attrs.items())))
+def program_for(spec: Spec, attrs: Mapping[str, Any], backend: Backend) -> Program:
+    key = (backend.key, tuple(sorted((k, v) for k, v in attrs.items())))
     program = spec._programs.get(key)
     if program is None:
-        program = spec._programs[key] = Program(spec, attrs, get_backend(backend))
+        program = spec._programs[key] = Program(spec, attrs, backend)
     return program
 
 
@@ -237,10 +237,10 @@ def run_reference(
     params: Mapping[str, Any],
     config: Mapping[str, Any] | None,
     *,
-    backend: str = "numpy",
+    backend: str | Backend = "numpy",
 ) -> tuple[Any, dict[str, Any]]:
     attrs = spec.resolve_config(config)
-    be = get_backend(backend)
+    be = backend if isinstance(backend, Backend) else get_backend(backend)
     if not isinstance(state, Mapping) or not isinstance(params, Mapping):
         raise ConfigError("state and params must be dicts of arrays under the spec's names")
     missing = [n for n in spec.states if n not in state] + [n for n in spec.params if n not in params]
@@ -262,7 +262,7 @@ def run_reference(
     arrays.update({f"state[{n!r}]": ("state", spec.states[n], tuple(state[n].shape)) for n in spec.states})
     dims = bind_dims(spec, attrs, arrays)
     check_memory(spec, dims, attrs)
-    program = program_for(spec, attrs, backend)
+    program = program_for(spec, attrs, be)
     with np.errstate(over="ignore"):
         y, final = program.run(x, state, params)
     if channels_first:
