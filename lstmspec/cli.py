@@ -43,7 +43,7 @@ def _parse_assignments(spec: Any, items: Sequence[str]) -> tuple[dict[str, int],
             attrs[name] = spec.attributes[name].parse_cli(value)
         elif name in spec.dim_groups:
             members = spec.dim_groups[name]
-            values = [v for v in value.replace("x", ",").split(",") if v]
+            values = [v for v in value.lower().replace("x", ",").split(",") if v]
             if len(values) == 1:
                 values = values * len(members)
             if len(values) != len(members):

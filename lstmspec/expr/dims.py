@@ -256,6 +256,8 @@ class ConvOut(Dim):
         span = f"({k} - 1)" if d == 1 else f"{d}*({k} - 1)"
         if s == 1:
             return f"{n} - {k} + 1" if d == 1 else f"{n} - {span}"
+        if d == 1:  # n - (k - 1) - 1 is n - k
+            return f"floor(({n} - {k}) / {s}) + 1"
         return f"floor(({n} - {span} - 1) / {s}) + 1"
 
     def _same(self, n: str, attrs: Attrs | None) -> str:

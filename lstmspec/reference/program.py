@@ -152,7 +152,6 @@ class Program:
             group.params.append(param)
         index, gid, be = group.params.index(param), group.gid, self.be
         product = (lambda a, w: a @ w) if kind == "matmul" else self._conv_fn(options)
-        sizes_cache: dict[str, list[int]] = {}
 
         def member(env: Env) -> Any:
             cache = env[_FUSED]
@@ -162,9 +161,9 @@ class Program:
                 if len(group.params) == 1:
                     parts = [product(group.left(env), weights)]
                 else:
-                    sizes = sizes_cache.get("s")
-                    if sizes is None:
-                        sizes = sizes_cache["s"] = [env[p].shape[-1] for p in group.params]
+                    # Sizes come from this run's parameters: one compiled
+                    # program serves every size of the same attributes.
+                    sizes = [env[p].shape[-1] for p in group.params]
                     parts = be.split(product(group.left(env), weights), sizes)
                 cache[gid] = parts
             return parts[index]

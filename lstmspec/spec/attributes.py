@@ -73,7 +73,7 @@ def _check_ints(attr: Attribute, value: Any) -> tuple[int, ...]:
 
 
 def _parse_ints(attr: Attribute, text: str) -> Any:
-    parts = [p for p in text.replace("x", ",").split(",") if p.strip()]
+    parts = [p for p in text.lower().replace("x", ",").split(",") if p.strip()]
     try:
         values = tuple(int(p) for p in parts)
     except ValueError:
