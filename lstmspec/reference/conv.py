@@ -23,12 +23,16 @@ def _pads(spatial: Sequence[int], kernel: Sequence[int], padding: str, strides: 
     return [(0, 0)] * len(spatial)
 
 
-def conv_numpy(x: np.ndarray, w: np.ndarray, padding: str, strides: Sequence[int], dilation: Sequence[int]) -> np.ndarray:
-    """One matrix product per kernel offset, accumulated: no Python loop over pixels.
+_IM2COL_BYTES = 256 * 2**20  # largest patch matrix built at once; bigger inputs go in chunks
 
-    Each offset contributes ``x[strided window] @ w[offset]``; for a 3x3
-    kernel that is 9 large GEMMs, which keeps memory at the size of the output
-    (an im2col copy would be k_1*...*k_n times the input).
+
+def conv_numpy(x: np.ndarray, w: np.ndarray, padding: str, strides: Sequence[int], dilation: Sequence[int]) -> np.ndarray:
+    """im2col: gather every kernel offset's window into one contiguous patch
+    matrix, then one GEMM with the flattened kernel; no Python loop over pixels.
+
+    Contiguity matters: a matmul over a strided window view falls off BLAS and
+    was measured 3x slower than Keras. The patch matrix is k_1*...*k_n times
+    the output, so large inputs are processed in chunks of leading rows.
     """
     n = w.ndim - 2
     lead = x.ndim - n - 1
@@ -37,14 +41,28 @@ def conv_numpy(x: np.ndarray, w: np.ndarray, padding: str, strides: Sequence[int
     if any(p != (0, 0) for p in pads):
         x = np.pad(x, [(0, 0)] * lead + list(pads) + [(0, 0)])
     padded = x.shape[lead:lead + n]
-    out_sizes = [conv_output_size(p, k, "valid", s, d) for p, k, s, d in zip(padded, kernel, strides, dilation)]
-    out = np.zeros(x.shape[:lead] + tuple(out_sizes) + (w.shape[-1],), dtype=np.result_type(x, w))
-    for offset in product(*(range(k) for k in kernel)):
-        window = tuple(
-            slice(o * d, o * d + s * (m - 1) + 1, s) for o, d, s, m in zip(offset, dilation, strides, out_sizes)
-        )
-        out += x[(slice(None),) * lead + window] @ w[offset]
-    return out
+    out_sizes = tuple(conv_output_size(p, k, "valid", s, d) for p, k, s, d in zip(padded, kernel, strides, dilation))
+    lead_shape = x.shape[:lead]
+    rows = int(np.prod(lead_shape, dtype=np.int64))
+    x = x.reshape((rows,) + x.shape[lead:])
+    offsets = list(product(*(range(k) for k in kernel)))
+    channels, filters = x.shape[-1], w.shape[-1]
+    dtype = np.result_type(x, w)
+    flat_w = w.reshape(len(offsets) * channels, filters)
+    per_row = int(np.prod(out_sizes, dtype=np.int64)) * len(offsets) * channels * dtype.itemsize
+    chunk = max(1, _IM2COL_BYTES // max(per_row, 1))
+    out = np.empty((rows,) + out_sizes + (filters,), dtype=dtype)
+    for start in range(0, rows, chunk):
+        part = x[start:start + chunk]
+        cols = np.empty((part.shape[0],) + out_sizes + (len(offsets), channels), dtype=dtype)
+        for k, offset in enumerate(offsets):
+            window = tuple(
+                slice(o * d, o * d + s * (m - 1) + 1, s) for o, d, s, m in zip(offset, dilation, strides, out_sizes)
+            )
+            cols[..., k, :] = part[(slice(None),) + window]
+        flat = cols.reshape(-1, len(offsets) * channels) @ flat_w
+        out[start:start + chunk] = flat.reshape((part.shape[0],) + out_sizes + (filters,))
+    return out.reshape(lead_shape + out_sizes + (filters,))
 
 
 def conv_torch(x: Any, w: Any, padding: str, strides: Sequence[int], dilation: Sequence[int]) -> Any:

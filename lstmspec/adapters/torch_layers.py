@@ -1,0 +1,139 @@
+"""PyTorch layers: ``torch.nn.LSTM`` (CPU; CUDA = cuDNN), batch-first or not, and ``nn.LSTMCell`` unrolled."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..check.oracle import CaseData
+from ..check.precision import Precision, torch_dtype, torch_math_mode
+from .base import Adapter, Outcome, adapter, as_numpy
+
+_TORCH_ACTIVATIONS = {"activation": "tanh", "recurrent_activation": "sigmoid"}
+
+
+def _fixed_activations(data: CaseData) -> str | None:
+    for name, only in _TORCH_ACTIVATIONS.items():
+        if data.attrs.get(name, only) != only:
+            return f"{name}={data.attrs[name]}: PyTorch's LSTM has no activation options (only {name}={only})"
+    return None
+
+
+class _TorchLSTMBase(Adapter):
+    framework = "torch"
+    spec = "lstm"
+    devices = ("cpu", "cuda")
+    precisions = ("float64", "float32", "tf32", "float16", "bfloat16")
+
+    def unsupported(self, data: CaseData, device: str, precision: Precision) -> str | None:
+        if data.return_sequences is False:
+            return "not applicable: PyTorch's LSTM always returns every step"
+        return _fixed_activations(data)
+
+    def _leaf(self, a: np.ndarray, device: str, precision: Precision, grad: bool) -> Any:
+        import torch
+
+        t = torch.as_tensor(a, dtype=torch.float64).to(device=device, dtype=torch_dtype(precision))
+        return t.requires_grad_(grad)
+
+    def _backward(self, data: CaseData, y: Any, final: dict[str, Any], leaves: dict[str, Any]) -> dict[str, np.ndarray]:
+        import torch
+
+        dev = y.device
+        loss = (y.double() * torch.as_tensor(data.cotangents["y"], device=dev)).sum()
+        for k, v in final.items():
+            loss = loss + (v.double() * torch.as_tensor(data.cotangents[k], device=dev)).sum()
+        grads = torch.autograd.grad(loss, list(leaves.values()), allow_unused=True)
+        return {k: as_numpy(g) if g is not None else np.zeros(tuple(leaves[k].shape)) for k, g in zip(leaves, grads)}
+
+
+class _NNLSTM(_TorchLSTMBase):
+    layout = "torch"
+    batch_first: bool = True
+
+    def run(self, data: CaseData, device: str, precision: Precision, want_grads: bool) -> Outcome:
+        import torch
+
+        batch, steps, features = data.x.shape
+        units = data.state["h"].shape[-1]
+        layer = torch.nn.LSTM(features, units, batch_first=self.batch_first)
+        tensors = data.spec.layout(self.layout).to_framework(data.params, data.rng("bias split"))
+        layer = layer.to(device=device, dtype=torch_dtype(precision))  # before loading: no float32 round trip
+        with torch.no_grad():
+            for name, p in layer.named_parameters():
+                p.copy_(torch.as_tensor(tensors[name]))
+        x = self._leaf(data.x if self.batch_first else data.x.transpose(1, 0, 2), device, precision, want_grads)
+        leaves: dict[str, Any] = {"x": x}
+        with torch_math_mode(precision):
+            if data.zero_state:
+                y, (h, c) = layer(x)
+            else:
+                h0 = self._leaf(data.state["h"][None], device, precision, want_grads)
+                c0 = self._leaf(data.state["c"][None], device, precision, want_grads)
+                leaves.update(h=h0, c=c0)
+                y, (h, c) = layer(x, (h0, c0))
+            if not self.batch_first:
+                y = y.transpose(0, 1)
+            final = {"h": h[0], "c": c[0]}
+            grads: dict[str, np.ndarray] = {}
+            if want_grads:
+                named = dict(layer.named_parameters())
+                grads = self._backward(data, y, final, {**leaves, **named})
+                if not self.batch_first:
+                    grads["x"] = grads["x"].transpose(1, 0, 2)
+                for k in ("h", "c"):
+                    if k in grads:
+                        grads[k] = grads[k][0]
+        shapes = {name: tuple(p.shape) for name, p in layer.named_parameters()}
+        return Outcome(as_numpy(y), {k: as_numpy(v) for k, v in final.items()}, shapes, grads)
+
+
+@adapter
+class NNLSTMBatchFirst(_NNLSTM):
+    name = "torch.nn.LSTM"
+    doc = "torch.nn.LSTM(batch_first=True), one layer; cuDNN on CUDA"
+    batch_first = True
+
+
+@adapter
+class NNLSTMTimeFirst(_NNLSTM):
+    name = "torch.nn.LSTM(batch_first=False)"
+    doc = "torch.nn.LSTM with (time, batch, features) input, one layer; cuDNN on CUDA"
+    batch_first = False
+
+
+@adapter
+class NNLSTMCell(_TorchLSTMBase):
+    name = "torch.nn.LSTMCell"
+    layout = "torch_cell"
+    doc = "torch.nn.LSTMCell called once per timestep"
+
+    def run(self, data: CaseData, device: str, precision: Precision, want_grads: bool) -> Outcome:
+        import torch
+
+        batch, steps, features = data.x.shape
+        units = data.state["h"].shape[-1]
+        cell = torch.nn.LSTMCell(features, units)
+        tensors = data.spec.layout(self.layout).to_framework(data.params, data.rng("bias split"))
+        cell = cell.to(device=device, dtype=torch_dtype(precision))  # before loading: no float32 round trip
+        with torch.no_grad():
+            for name, p in cell.named_parameters():
+                p.copy_(torch.as_tensor(tensors[name]))
+        x = self._leaf(data.x, device, precision, want_grads)
+        leaves: dict[str, Any] = {"x": x}
+        with torch_math_mode(precision):
+            if data.zero_state:
+                hc = None
+            else:
+                hc = (self._leaf(data.state["h"], device, precision, want_grads),
+                      self._leaf(data.state["c"], device, precision, want_grads))
+                leaves.update(h=hc[0], c=hc[1])
+            outputs = []
+            for t in range(steps):
+                hc = cell(x[:, t], hc)
+                outputs.append(hc[0])
+            y = torch.stack(outputs, dim=1)
+            final = {"h": hc[0], "c": hc[1]}
+            grads = self._backward(data, y, final, {**leaves, **dict(cell.named_parameters())}) if want_grads else {}
+        shapes = {name: tuple(p.shape) for name, p in cell.named_parameters()}
+        return Outcome(as_numpy(y), {k: as_numpy(v) for k, v in final.items()}, shapes, grads)

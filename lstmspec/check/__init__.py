@@ -1,0 +1,1 @@
+"""lstmspec check: cases, oracle, tolerances, runner."""

@@ -1,0 +1,188 @@
+"""Check cases: one configuration of a spec (sizes, attributes, options) and its seed.
+
+The default matrix is derived from the spec's declarations, not written per
+layer: every value of every choice attribute (padding), 1 and 2 for every
+per-axis integer attribute (strides, dilation), odd and even sizes for every
+kernel dim group, all in one product; then, one at a time, every activation
+for every activation attribute, the other data format, one timestep, a zero
+initial state left to the framework's default, and only the last output
+(``return_sequences`` off). The spec's default sizes are non-square with
+batch != time, so every case carries those too.
+
+A case is named by its *key*, ``batch=2,time=3,...,padding=same,strides=2x2``:
+the key plus the run's seed replays it exactly (``--case KEY --seed S``).
+"""
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from itertools import product
+from typing import Any
+
+from ..errors import ConfigError
+from ..expr.functions import ACTIVATIONS
+from ..spec.model import Spec
+
+#: Case options that are not spec attributes: how the case is fed to an implementation.
+OPTIONS = {
+    "state": ("random", "zeros"),  # zeros: no initial state is passed (framework default)
+    "return_sequences": (True, False),  # False: only the last output is returned and compared
+}
+DEFAULT_OPTIONS = {"state": "random", "return_sequences": True}
+ODD_KERNEL, EVEN_KERNEL = 3, 2
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "x".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Case:
+    spec: str
+    dims: tuple[tuple[str, int], ...]  # primary dims, every one
+    attrs: tuple[tuple[str, Any], ...]  # attributes that differ from the spec's defaults
+    options: tuple[tuple[str, Any], ...] = ()  # options that differ from DEFAULT_OPTIONS
+    label: str = ""  # why the case is in the matrix
+
+    @property
+    def key(self) -> str:
+        return ",".join(f"{k}={_fmt(v)}" for k, v in self.dims + self.attrs + self.options)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return dict(self.attrs)
+
+    def option(self, name: str) -> Any:
+        return dict(self.options).get(name, DEFAULT_OPTIONS[name])
+
+    def seed(self, run_seed: int) -> int:
+        """Per-case seed: stable under filtering, sharding and reordering of cases."""
+        return zlib.crc32(f"{run_seed}:{self.spec}:{self.key}".encode()) & 0x7FFFFFFF
+
+    def describe(self) -> str:
+        """Short text for tables: what sets this case apart (its label, or its settings)."""
+        return self.label or " ".join(f"{k}={_fmt(v)}" for k, v in self.attrs + self.options) or "defaults"
+
+
+def make_case(spec: Spec, dims: Mapping[str, int] | None = None, attrs: Mapping[str, Any] | None = None,
+              options: Mapping[str, Any] | None = None, label: str = "") -> Case:
+    """A validated case: unknown names, bad values and empty outputs raise ConfigError."""
+    resolved_attrs = spec.resolve_config(attrs)
+    sizes = spec.resolve_dims(dims, resolved_attrs)
+    primary = tuple((n, sizes[n]) for n, d in spec.dims.items() if d.derived is None)
+    changed = tuple((n, v) for n, v in resolved_attrs.items() if v != spec.attributes[n].default)
+    opts = dict(DEFAULT_OPTIONS)
+    for name, value in (options or {}).items():
+        if name not in OPTIONS:
+            raise ConfigError(f"unknown case option {name!r}; options: {', '.join(OPTIONS)}")
+        if value not in OPTIONS[name]:
+            raise ConfigError(f"Expected one of {', '.join(map(_fmt, OPTIONS[name]))} but got {name}={_fmt(value)}")
+        opts[name] = value
+    changed_opts = tuple((n, v) for n, v in opts.items() if v != DEFAULT_OPTIONS[n])
+    return Case(spec.name, primary, changed, changed_opts, label)
+
+
+def parse_case_key(spec: Spec, key: str) -> Case:
+    """Inverse of ``Case.key``: ``batch=2,padding=same,strides=2x2,state=zeros``."""
+    dims: dict[str, int] = {}
+    attrs: dict[str, Any] = {}
+    options: dict[str, Any] = {}
+    for item in filter(None, (p.strip() for p in key.split(","))):
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise ConfigError(f"Expected name=value in --case but got {item!r}")
+        if name in spec.dims:
+            try:
+                dims[name] = int(text)
+            except ValueError:
+                raise ConfigError(f"Expected a positive integer but got {name}={text}") from None
+        elif name in spec.attributes:
+            attrs[name] = spec.attributes[name].parse_cli(text)
+        elif name in OPTIONS:
+            options[name] = {"true": True, "false": False}.get(text.lower(), text)
+        else:
+            known = list(spec.dims) + list(spec.attributes) + list(OPTIONS)
+            raise ConfigError(f"spec {spec.name} has no dimension, attribute or option {name!r}; known: {', '.join(known)}")
+    return make_case(spec, dims, attrs, options, label="replay")
+
+
+def _structural_axes(spec: Spec) -> list[tuple[str, str, list[Any]]]:
+    """(kind, name, values) for every axis of the full product."""
+    axes: list[tuple[str, str, list[Any]]] = []
+    for name, attr in spec.attributes.items():
+        if attr.type == "choice":
+            axes.append(("attr", name, list(attr.values)))
+        elif attr.type == "ints":
+            n = attr.length or 1
+            axes.append(("attr", name, [(1,) * n, (2,) * n]))
+    for group, members in spec.dim_groups.items():
+        axes.append(("group", group, [ODD_KERNEL, EVEN_KERNEL]))
+    return axes
+
+
+def default_matrix(spec: Spec) -> list[Case]:
+    """The cases every implementation of ``spec`` must pass (see module docstring)."""
+    cases: list[Case] = []
+    seen: set[str] = set()
+
+    def add(dims: dict[str, int], attrs: dict[str, Any], options: dict[str, Any], label: str) -> None:
+        try:
+            case = make_case(spec, dims, attrs, options, label)
+        except ConfigError:
+            return  # e.g. a dilated kernel larger than the input: not a configuration
+        if case.key not in seen:
+            seen.add(case.key)
+            cases.append(case)
+
+    axes = _structural_axes(spec)
+    for values in product(*(values for _, _, values in axes)):
+        dims: dict[str, int] = {}
+        attrs: dict[str, Any] = {}
+        for (kind, name, _), value in zip(axes, values):
+            if kind == "attr":
+                attrs[name] = value
+            else:
+                dims.update({m: value for m in spec.dim_groups[name]})
+        label = " ".join(f"{name}={_fmt(v)}" for (_, name, _), v in zip(axes, values)) or "defaults"
+        add(dims, attrs, {}, label)
+    add({}, {}, {}, "spec default sizes")
+    for name, attr in spec.attributes.items():
+        if attr.type == "activation":
+            for act in ACTIVATIONS:
+                add({}, {name: act}, {}, f"{name}={act}")
+        elif attr.type == "data_format":
+            for fmt in attr.values or ("channels_last", "channels_first"):
+                add({}, {name: fmt}, {}, f"{name}={fmt}")
+    add({spec.recurrence.axis: 1}, {}, {}, "one timestep")
+    add({}, {}, {"state": "zeros"}, "no initial state (framework default zeros)")
+    add({}, {}, {"return_sequences": False}, "last output only")
+    return cases
+
+
+def shard(cases: Iterable[Case], index: int, count: int) -> list[Case]:
+    """Deterministic K/N split by case key, independent of the order of discovery."""
+    if not (count >= 1 and 1 <= index <= count):
+        raise ConfigError(f"Expected --shard K/N with 1 <= K <= N but got {index}/{count}")
+    return [c for c in cases if zlib.crc32(f"{c.spec}:{c.key}".encode()) % count == index - 1]
+
+
+def case_values(spec: Spec, case: Case) -> dict[str, Any]:
+    """Every dim, attribute (defaults included) and option of a case, by name."""
+    return {**dict(case.dims), **spec.resolve_config(case.config), **{k: case.option(k) for k in OPTIONS}}
+
+
+def select(spec: Spec, cases: Iterable[Case], where: Mapping[str, Any]) -> tuple[list[Case], list[Case]]:
+    """Split cases into (kept, excluded) by ``--where name=value`` restrictions."""
+    kept, excluded = [], []
+    for case in cases:
+        values = case_values(spec, case)
+        (kept if all(values.get(k) == v for k, v in where.items()) else excluded).append(case)
+    return kept, excluded
+
+
+__all__ = ["Case", "make_case", "parse_case_key", "default_matrix", "shard", "select", "OPTIONS", "DEFAULT_OPTIONS"]

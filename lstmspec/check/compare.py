@@ -1,0 +1,54 @@
+"""Compare one implementation's quantities with the float64 reference, bounded by the yardstick."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .precision import Precision
+from .results import Comparison
+
+
+def scaled_error(actual: np.ndarray, expected: np.ndarray) -> tuple[float, float]:
+    """(max |a - e| / max |e|, max |a - e|); NaN or Inf anywhere is an infinite error."""
+    actual = np.asarray(actual, dtype=np.float64)
+    if not np.all(np.isfinite(actual)):
+        return float("inf"), float("inf")
+    if actual.size == 0:
+        return 0.0, 0.0
+    diff = float(np.max(np.abs(actual - expected)))
+    scale = max(float(np.max(np.abs(expected))), np.finfo(np.float64).tiny)
+    return diff / scale, diff
+
+
+def compare_shape(quantity: str, actual: tuple[int, ...], expected: tuple[int, ...], source: str) -> Comparison:
+    ok = tuple(actual) == tuple(expected)
+    msg = f"shape {tuple(actual)}" + ("" if ok else f", but {source} says {tuple(expected)}")
+    return Comparison(quantity, "shape", ok, message=msg)
+
+
+def compare_values(quantity: str, kind: str, actual: Any, expected: np.ndarray, yardstick: np.ndarray | None,
+                   precision: Precision, time_axis: int | None = None) -> Comparison:
+    actual = np.asarray(actual)
+    if actual.shape != expected.shape:
+        return Comparison(quantity, "shape", False,
+                          message=f"shape {actual.shape}, but the spec says {expected.shape}")
+    error, max_abs = scaled_error(actual, expected)
+    yard = scaled_error(yardstick, expected)[0] if yardstick is not None else 0.0
+    if not np.isfinite(yard):
+        yard = 0.0  # a yardstick that overflows says nothing; the floor applies
+    bound = precision.bound(yard)
+    passed = error <= bound
+    first = None
+    if not passed and time_axis is not None and actual.ndim > time_axis:
+        scale = max(float(np.max(np.abs(expected))), np.finfo(np.float64).tiny)
+        for t in range(actual.shape[time_axis]):
+            a, e = np.take(actual, t, axis=time_axis), np.take(expected, t, axis=time_axis)
+            if not np.all(np.isfinite(a)) or float(np.max(np.abs(a - e))) / scale > bound:
+                first = t
+                break
+    if not np.isfinite(error):
+        message = "NaN or Inf in the result"
+    else:
+        message = ""
+    return Comparison(quantity, kind, passed, error, max_abs, bound, yard, first, message)

@@ -1,0 +1,196 @@
+"""Run implementations over cases and turn what they return into results.
+
+Data flow: spec → cases → (inputs, float64 reference, yardstick) → an
+implementation's outcome → comparisons → CaseResult. The reference of a case
+is computed once and shared by every implementation, device and precision;
+the yardstick once per (case, precision, device).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+
+from ..spec.model import Spec
+from .cases import Case
+from .compare import compare_shape, compare_values
+from .oracle import CaseData, Expected, make_data, reference, spec_in_torch
+from .precision import Precision, math_mode_note
+from .results import ERROR, FAIL, PASS, SKIP, CaseResult, Comparison
+
+
+@dataclass
+class Target:
+    """Something to check: a framework adapter or a user kernel, with the same interface."""
+
+    name: str
+    kind: str  # "framework" | "kernel"
+    impl: Any  # an Adapter (or a kernel wrapper with the Adapter interface)
+
+
+@dataclass
+class Plan:
+    spec: Spec
+    spec_arg: str
+    cases: list[Case]
+    targets: list[Target]
+    devices: list[str]
+    precisions: list[Precision]
+    seed: int
+    grads: bool = True
+    excluded: list[Case] = field(default_factory=list)  # by --where / declaration
+
+    def size(self) -> int:
+        return len(self.cases) * len(self.targets) * len(self.devices) * len(self.precisions)
+
+
+class Oracle:
+    """Caches a case's data, reference and yardsticks across implementations."""
+
+    def __init__(self, spec: Spec, seed: int) -> None:
+        self.spec, self.seed = spec, seed
+        self._data: dict[str, CaseData] = {}
+        self._ref: dict[str, Expected] = {}
+        self._yard: dict[tuple[str, str, str, bool], Expected] = {}
+
+    def data(self, case: Case) -> CaseData:
+        if case.key not in self._data:
+            self._data[case.key] = make_data(self.spec, case, self.seed)
+        return self._data[case.key]
+
+    def reference(self, case: Case) -> Expected:
+        if case.key not in self._ref:
+            self._ref[case.key] = reference(self.data(case))
+        return self._ref[case.key]
+
+    def yardstick(self, case: Case, precision: Precision, device: str, grads: bool) -> Expected:
+        key = (case.key, precision.name, device, grads)
+        if key not in self._yard:
+            self._yard[key] = spec_in_torch(self.data(case), precision.dtype, device, precision, with_grads=grads)
+        return self._yard[key]
+
+
+def device_available(device: str) -> str | None:
+    """None when usable, else why not."""
+    if device == "cpu":
+        return None
+    if device == "cuda":
+        try:
+            import torch
+        except ImportError:
+            return "CUDA needs PyTorch, which is not installed"
+        return None if torch.cuda.is_available() else "no CUDA device (torch.cuda.is_available() is False)"
+    return f"unknown device {device!r}"
+
+
+def check_one(plan: Plan, oracle: Oracle, target: Target, case: Case, device: str, precision: Precision) -> CaseResult:
+    impl = target.impl
+    result = CaseResult(plan.spec.name, target.name, device, precision.name, case, plan.seed, PASS,
+                        math_mode=math_mode_note(precision, device), convention=getattr(impl, "convention", ""),
+                        spec_arg=plan.spec_arg, kind=target.kind)
+    start = time.perf_counter()
+    try:
+        data = oracle.data(case)
+        reason = _static_skip(impl, device, precision) or impl.unsupported(data, device, precision)
+        if reason:
+            result.status, result.reason = SKIP, reason
+            return result
+        want_grads = plan.grads and impl.gradients
+        outcome = impl.run(data, device, precision, want_grads)
+    except Exception as exc:  # noqa: BLE001 - an implementation that raises is a result, not a crash
+        result.status, result.reason = ERROR, f"{type(exc).__name__}: {exc}".strip()
+        result.seconds = time.perf_counter() - start
+        return result
+    expected = oracle.reference(case)
+    yard = oracle.yardstick(case, precision, device, want_grads and bool(expected.grads))
+    result.comparisons = compare_outcome(plan.spec, data, impl, outcome, expected, yard, precision, want_grads)
+    result.status = PASS if all(c.passed for c in result.comparisons) else FAIL
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _static_skip(impl: Any, device: str, precision: Precision) -> str | None:
+    if device not in impl.devices:
+        return f"{impl.name} does not run on {device}"
+    if precision.name not in impl.precisions:
+        return f"{impl.name} has no {precision.name} (it supports {', '.join(impl.precisions)})"
+    if precision.cuda_only and device != "cuda":
+        return f"{precision.name} is a CUDA math mode"
+    return None
+
+
+def compare_outcome(spec: Spec, data: CaseData, impl: Any, outcome: Any, expected: Expected, yard: Expected,
+                    precision: Precision, want_grads: bool) -> list[Comparison]:
+    out: list[Comparison] = []
+    layout = spec.layout(impl.layout) if getattr(impl, "layout", None) else None
+    if layout is not None and outcome.tensors:
+        from ..expr.dims import evaluate_shape
+
+        expected_shapes = layout.symbolic_shapes(spec.param_shapes())
+        for name, shape in expected_shapes.items():
+            concrete = evaluate_shape(shape, data.dims, data.attrs)
+            actual = outcome.tensors.get(name)
+            if actual is None:
+                out.append(Comparison(f"shape of {name}", "shape", False,
+                                      message=f"the framework has no tensor {name} (layout {layout.name})"))
+            else:
+                out.append(compare_shape(f"shape of {name}", actual, concrete, f"layout {layout.name}"))
+    y_ref, y_yard, axis = expected.y, yard.y, data.time_axis
+    if not data.return_sequences:
+        y_ref, y_yard, axis = data.last_step(y_ref), data.last_step(y_yard), None
+    out.append(compare_values("y", "value", outcome.y, y_ref, y_yard, precision, axis))
+    for name, ref in expected.final.items():
+        if name not in outcome.final:
+            out.append(Comparison(f"{name}_T", "shape", False, message="the implementation returned no such state"))
+            continue
+        out.append(compare_values(f"{name}_T", "value", outcome.final[name], ref, yard.final.get(name), precision))
+    if want_grads and expected.grads and outcome.grads:
+        grads = dict(outcome.grads)
+        if layout is not None:
+            fw = {t.name: grads.pop(t.name) for t in layout.tensors if t.name in grads}
+            shapes = {k: v.shape for k, v in data.params.items()}
+            try:
+                grads.update(layout.from_framework(fw, shapes, gradient=True))
+            except Exception as exc:  # noqa: BLE001
+                out.append(Comparison("gradients", "shape", False, message=f"cannot map back through the layout: {exc}"))
+                return out
+        for name, ref in expected.grads.items():
+            if name in data.state and data.zero_state:
+                continue  # no initial state was passed, so there is no gradient for it
+            if name not in grads:
+                out.append(Comparison(f"dL/d{_label(name, data)}", "shape", False, message="no gradient returned"))
+                continue
+            out.append(compare_values(f"dL/d{_label(name, data)}", "grad", grads[name], ref, yard.grads.get(name),
+                                      precision, data.time_axis if name == "x" else None))
+    return out
+
+
+def _label(name: str, data: CaseData) -> str:
+    return f"{name}0" if name in data.state else name
+
+
+ProgressFn = Callable[[CaseResult, int, int], None]
+
+
+def run_plan(plan: Plan, progress: ProgressFn | None = None) -> Iterator[CaseResult]:
+    """Yield results as they come (so an interrupted run keeps what it finished)."""
+    oracle = Oracle(plan.spec, plan.seed)
+    total, done = plan.size(), 0
+    for target in plan.targets:
+        for device in plan.devices:
+            for precision in plan.precisions:
+                for case in plan.cases:
+                    result = check_one(plan, oracle, target, case, device, precision)
+                    done += 1
+                    if progress is not None:
+                        progress(result, done, total)
+                    yield result
+
+
+def exit_code(results: Iterable[CaseResult]) -> int:
+    return 1 if any(r.status in (FAIL, ERROR) for r in results) else 0
+
+
+__all__ = ["Plan", "Target", "Oracle", "run_plan", "check_one", "exit_code", "device_available"]
