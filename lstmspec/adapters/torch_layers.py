@@ -28,6 +28,8 @@ class _TorchLSTMBase(Adapter):
     def unsupported(self, data: CaseData, device: str, precision: Precision) -> str | None:
         if data.return_sequences is False:
             return "not applicable: PyTorch's LSTM always returns every step"
+        if data.attrs.get("direction", "forward") != "forward":
+            return "direction=reverse: PyTorch has no reverse-only LSTM (its bidirectional halves are not checked yet)"
         return _fixed_activations(data)
 
     def _leaf(self, a: np.ndarray, device: str, precision: Precision, grad: bool) -> Any:

@@ -48,6 +48,9 @@ class Backend:
     def asarray(self, value: Any) -> Any:
         raise NotImplementedError
 
+    def flip(self, array: Any, axis: int) -> Any:
+        raise NotImplementedError
+
 
 def _np_sigmoid(x: np.ndarray) -> np.ndarray:
     # exp(-x) may overflow to inf for x < -709, giving exactly 0: the program
@@ -83,6 +86,9 @@ class NumpyBackend(Backend):
 
     def moveaxis(self, array, source, destination):
         return np.moveaxis(array, source, destination)
+
+    def flip(self, array, axis):
+        return np.flip(array, axis)
 
     def asarray(self, value):
         return np.asarray(value, dtype=np.float64)
@@ -128,6 +134,9 @@ class TorchBackend(Backend):
 
     def moveaxis(self, array, source, destination):
         return self.torch.movedim(array, source, destination)
+
+    def flip(self, array, axis):
+        return self.torch.flip(array, (axis,))
 
     @property
     def key(self) -> tuple:

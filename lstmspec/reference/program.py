@@ -262,13 +262,22 @@ def run_reference(
     dims = bind_dims(spec, attrs, arrays)
     check_memory(spec, dims, attrs)
     program = program_for(spec, attrs, be)
+    reverse = spec.recurrence.reversed(attrs)
+    if reverse:
+        x = be.flip(x, time_axis(spec, input_decl))
     with np.errstate(over="ignore"):
         y, final = program.run(x, state, params)
+    if reverse:  # output step t belongs to input position t
+        y = be.flip(y, time_axis(spec, list(spec.outputs.values())[0]))
     if channels_first:
         (_, out_decl), = list(spec.outputs.items())[:1]
         y = _to_channels_first(be, y, leading_axes(spec, out_decl))
         final = {k: _to_channels_first(be, v, leading_axes(spec, spec.states[k])) for k, v in final.items()}
     return y, final
+
+
+def time_axis(spec: Spec, decl: Any) -> int:
+    return [d.render() for d in decl.shape].index(spec.recurrence.axis)
 
 
 def _to_channels_last(be: Backend, a: Any, lead: int) -> Any:

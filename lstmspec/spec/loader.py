@@ -176,7 +176,15 @@ class _Builder:
             )
         if rec_raw.get("axis") not in dims:
             raise self.error("recurrence axis must be a declared dimension", "recurrence.axis", str(rec_raw.get("axis")))
-        recurrence = Recurrence(kind, rec_raw["axis"])
+        direction = rec_raw.get("direction")
+        if direction is not None:
+            attr = attributes.get(direction)
+            if attr is None or attr.type != "choice" or set(attr.values) - {"forward", "reverse"} or attr.default != "forward":
+                raise self.error(
+                    "recurrence direction must name a choice attribute with values forward and reverse (default forward)",
+                    "recurrence.direction", str(direction),
+                )
+        recurrence = Recurrence(kind, rec_raw["axis"], direction)
         # derived dims appear in shapes as their formula so that shape inference can compare them
         inputs = self.tensors("inputs", dims, set())
         params = self.tensors("params", dims, set())

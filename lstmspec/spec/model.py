@@ -59,6 +59,15 @@ class Recurrence:
 
     kind: str
     axis: str
+    # Name of a choice attribute with values forward|reverse, or None. In the
+    # reverse direction the sequence is processed from its last step to its
+    # first, and output step t is the one computed at input position t (ONNX's
+    # convention; frameworks that return processing order are re-aligned by
+    # their adapter, which states so).
+    direction: str | None = None
+
+    def reversed(self, attrs: Mapping[str, Any]) -> bool:
+        return self.direction is not None and attrs.get(self.direction) == "reverse"
 
 
 @dataclass(frozen=True)
