@@ -208,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     p.set_defaults(func=cmd_lint)
 
+    from .check.command import add_parser as add_check
+
+    add_check(sub)
+
     p = sub.add_parser("list", help="the shipped specs", description="List the shipped specs with their titles.")
     p.set_defaults(func=cmd_list)
     return parser

@@ -72,6 +72,11 @@ class Adapter:
     gradients: ClassVar[bool] = True
     convention: ClassVar[str] = ""  # stated in reports (e.g. output order of a reverse direction)
     doc: ClassVar[str] = ""
+    # Declared restrictions: attribute/option name -> the values this layer
+    # can compute. Cases outside are skipped-by-declaration (not failed), and
+    # --fuzz draws only inside. Anything not declared is checked.
+    supports: ClassVar[dict[str, tuple[Any, ...]]] = {}
+    supports_note: ClassVar[str] = ""
 
     def unsupported(self, data: CaseData, device: str, precision: Precision) -> str | None:
         """Why this case cannot run here (reported as skipped), or None."""

@@ -9,28 +9,15 @@ from ..check.oracle import CaseData
 from ..check.precision import Precision, torch_dtype, torch_math_mode
 from .base import Adapter, Outcome, adapter, as_numpy
 
-_TORCH_ACTIVATIONS = {"activation": "tanh", "recurrent_activation": "sigmoid"}
-
-
-def _fixed_activations(data: CaseData) -> str | None:
-    for name, only in _TORCH_ACTIVATIONS.items():
-        if data.attrs.get(name, only) != only:
-            return f"{name}={data.attrs[name]}: PyTorch's LSTM has no activation options (only {name}={only})"
-    return None
-
-
 class _TorchLSTMBase(Adapter):
     framework = "torch"
     spec = "lstm"
     devices = ("cpu", "cuda")
     precisions = ("float64", "float32", "tf32", "float16", "bfloat16")
-
-    def unsupported(self, data: CaseData, device: str, precision: Precision) -> str | None:
-        if data.return_sequences is False:
-            return "not applicable: PyTorch's LSTM always returns every step"
-        if data.attrs.get("direction", "forward") != "forward":
-            return "direction=reverse: PyTorch has no reverse-only LSTM (its bidirectional halves are not checked yet)"
-        return _fixed_activations(data)
+    supports = {"activation": ("tanh",), "recurrent_activation": ("sigmoid",), "direction": ("forward",),
+                "return_sequences": (True,)}
+    supports_note = ("PyTorch's LSTM has fixed activations, always returns every step, and has no reverse-only "
+                     "direction (its bidirectional halves are not checked yet)")
 
     def _leaf(self, a: np.ndarray, device: str, precision: Precision, grad: bool) -> Any:
         import torch

@@ -14,7 +14,7 @@ from typing import Any
 
 
 from ..spec.model import Spec
-from .cases import Case
+from .cases import Case, _fmt, case_values
 from .compare import compare_shape, compare_values
 from .oracle import CaseData, Expected, make_data, reference, spec_in_torch
 from .precision import Precision, math_mode_note
@@ -92,8 +92,12 @@ def check_one(plan: Plan, oracle: Oracle, target: Target, case: Case, device: st
                         spec_arg=plan.spec_arg, kind=target.kind)
     start = time.perf_counter()
     try:
+        reason = _static_skip(impl, device, precision) or declared_skip(plan.spec, impl, case)
+        if reason:
+            result.status, result.reason = SKIP, reason
+            return result
         data = oracle.data(case)
-        reason = _static_skip(impl, device, precision) or impl.unsupported(data, device, precision)
+        reason = impl.unsupported(data, device, precision)
         if reason:
             result.status, result.reason = SKIP, reason
             return result
@@ -118,6 +122,19 @@ def _static_skip(impl: Any, device: str, precision: Precision) -> str | None:
         return f"{impl.name} has no {precision.name} (it supports {', '.join(impl.precisions)})"
     if precision.cuda_only and device != "cuda":
         return f"{precision.name} is a CUDA math mode"
+    return None
+
+
+def declared_skip(spec: Spec, impl: Any, case: Case) -> str | None:
+    """Skipped by declaration: the implementation says it does not compute this value."""
+    supports = getattr(impl, "supports", None) or {}
+    if not supports:
+        return None
+    values = case_values(spec, case)
+    for name, allowed in supports.items():
+        if name in values and values[name] not in allowed:
+            only = ", ".join(_fmt(v) for v in allowed)
+            return f"declared: {impl.name} supports only {name}={only}"
     return None
 
 

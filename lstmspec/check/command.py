@@ -1,0 +1,331 @@
+"""``lstmspec check``: choose specs, implementations, devices and precisions; run; report.
+
+Usage errors (unknown spec, framework, device, dtype, bad --case) raise
+LstmspecError before anything runs. Once running, results are kept as they
+come: an interrupted run (Ctrl-C) still writes its reports with what it
+finished, and exits 130.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..spec.catalog import load_spec, shipped_names
+from ..spec.model import Spec
+from .cases import Case, default_matrix, parse_case_key, select, shard
+from .precision import CPU_DEFAULT, CUDA_DEFAULT, PRECISIONS, Precision
+from .results import ERROR, FAIL, PASS, SKIP, CaseResult
+from .runner import Oracle, Plan, Target, check_one, device_available, exit_code
+
+DEVICES = ("cpu", "cuda")
+
+EXAMPLES = """\
+examples:
+  lstmspec check                                   every shipped spec, every installed framework, CPU (+ CUDA if present)
+  lstmspec check lstm --framework torch            one spec, one framework
+  lstmspec check convlstm2d --where padding=same   only cases with padding=same
+  lstmspec check lstm --device cuda --dtype float32,tf32,float16,bfloat16
+  lstmspec check --fuzz 50 --seed 7                50 more drawn configurations per implementation
+  lstmspec check --shard 2/4 --junit junit.xml     the second quarter of the cases, JUnit XML for CI
+  lstmspec check --json out.json --report reports/ JSON (schema: lstmspec/report/SCHEMA.md) and Markdown
+
+exit codes: 0 everything conforms, 1 something does not, 2 usage or spec error, 130 interrupted
+"""
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "check",
+        help="check framework layers against the specs (forward values, gradients, shapes)",
+        description="Run framework LSTM layers (PyTorch, Keras, ONNX Runtime) on each spec's default case "
+        "matrix and compare outputs, final states, gradients and weight shapes with the float64 reference "
+        "derived from the spec's equations. Error bound per precision: multiplier x (the spec's own equations "
+        "run in that precision) + floor.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("specs", nargs="*", metavar="SPEC", help="shipped spec names or .toml paths (default: all shipped)")
+    p.add_argument("--framework", help="comma-separated frameworks (torch, keras, onnxruntime) or adapter names")
+    p.add_argument("--device", help="comma-separated: cpu, cuda (default: cpu, and cuda when available)")
+    p.add_argument("--dtype", help="comma-separated precisions: " + ", ".join(PRECISIONS.names())
+                   + f" (default: {','.join(CPU_DEFAULT)} on cpu; {','.join(CUDA_DEFAULT)} on cuda)")
+    p.add_argument("--case", action="append", metavar="KEY", help="run exactly this case (a key from a report's "
+                   "replay command, e.g. batch=2,time=3,padding=same); repeatable")
+    p.add_argument("--where", action="append", default=[], metavar="NAME=VALUE",
+                   help="keep only cases with this dimension/attribute/option value; repeatable")
+    p.add_argument("--fuzz", type=int, default=0, metavar="N",
+                   help="N more configurations per implementation drawn with hypothesis; failures are shrunk")
+    p.add_argument("--seed", type=int, default=0, help="seed of inputs, parameters and fuzzing (default 0)")
+    p.add_argument("--shard", metavar="K/N", help="run the K-th of N deterministic slices of the cases")
+    p.add_argument("--no-grad", action="store_true", help="skip the gradient comparisons")
+    p.add_argument("--json", metavar="FILE", help="write results as JSON (versioned schema)")
+    p.add_argument("--junit", metavar="FILE", help="write JUnit XML, one testcase per case")
+    p.add_argument("--report", metavar="DIR", help="write a Markdown report DIR/conformance.md")
+    p.add_argument("--list", action="store_true", help="list the cases and implementations that would run, then exit")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=cmd_check)
+
+
+def _split(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def _targets(spec: Spec, framework_arg: str | None, notes: list[str]) -> list[Target]:
+    from ..adapters.base import FRAMEWORKS, all_adapters, select_adapters
+
+    wanted = _split(framework_arg)
+    adapters = select_adapters(wanted) if wanted else all_adapters()
+    out: list[Target] = []
+    for a in adapters:
+        if a.spec != spec.name:
+            continue
+        fw = FRAMEWORKS.get(a.framework)
+        if not fw.available():
+            if wanted:
+                raise ConfigError(f"framework {fw.name} was asked for but is not installed: {fw.install}")
+            note = f"skipping {fw.name}: not installed ({fw.install})"
+            if note not in notes:
+                notes.append(note)
+            continue
+        out.append(Target(a.name, "framework", a))
+    return out
+
+
+def _devices(arg: str | None, notes: list[str]) -> list[str]:
+    if arg:
+        devices = _split(arg)
+        for d in devices:
+            if d not in DEVICES:
+                raise ConfigError(f"unknown device {d!r}; devices: {', '.join(DEVICES)}")
+            reason = device_available(d)
+            if reason:
+                raise ConfigError(f"--device {d}: {reason}")
+        return devices
+    devices = ["cpu"]
+    if device_available("cuda") is None:
+        devices.append("cuda")
+    else:
+        notes.append("CPU only: " + (device_available("cuda") or ""))
+    return devices
+
+
+def _precisions(arg: str | None, device: str) -> list[Precision]:
+    names = _split(arg) or list(CPU_DEFAULT if device == "cpu" else CUDA_DEFAULT)
+    return [PRECISIONS.get(n) for n in names]
+
+
+def _where(spec: Spec, items: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise ConfigError(f"Expected --where NAME=VALUE but got {item!r}")
+        if name in spec.attributes:
+            out[name] = spec.attributes[name].parse_cli(text)
+        elif name in spec.dims:
+            try:
+                out[name] = int(text)
+            except ValueError:
+                raise ConfigError(f"Expected an integer but got --where {item}") from None
+        elif name in ("state", "return_sequences"):
+            out[name] = {"true": True, "false": False}.get(text.lower(), text)
+        # names another spec has are not an error when several specs are checked
+    return out
+
+
+def _cases(spec: Spec, args: argparse.Namespace) -> tuple[list[Case], list[Case]]:
+    if args.case:
+        cases = [parse_case_key(spec, key) for key in args.case]
+    else:
+        cases = default_matrix(spec)
+    kept, excluded = select(spec, cases, _where(spec, args.where))
+    if args.shard:
+        k, sep, n = args.shard.partition("/")
+        if not sep or not k.isdigit() or not n.isdigit():
+            raise ConfigError(f"Expected --shard K/N such as 2/4 but got {args.shard!r}")
+        kept = shard(kept, int(k), int(n))
+    return kept, excluded
+
+
+def versions() -> dict[str, str]:
+    import numpy
+
+    from .. import __version__
+
+    out = {"lstmspec": __version__, "python": platform.python_version(), "numpy": numpy.__version__}
+    for name in ("torch", "tensorflow", "keras", "onnxruntime"):
+        module = sys.modules.get(name)
+        if module is not None:
+            out[name] = str(getattr(module, "__version__", "?"))
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        out["cuda"] = str(torch.version.cuda)
+        out["cudnn"] = str(torch.backends.cudnn.version())
+    return out
+
+
+def device_names(devices: Sequence[str]) -> dict[str, str]:
+    names = {}
+    for d in devices:
+        if d == "cpu":
+            names[d] = platform.processor() or platform.machine()
+            try:
+                for line in Path("/proc/cpuinfo").read_text().splitlines():
+                    if line.startswith("model name"):
+                        names[d] = line.split(":", 1)[1].strip()
+                        break
+            except OSError:
+                pass
+        elif d == "cuda":
+            import torch
+
+            names[d] = torch.cuda.get_device_name(0)
+    return names
+
+
+class Progress:
+    """One line per implementation group on stderr; a live counter on a terminal."""
+
+    def __init__(self, quiet: bool, total: int) -> None:
+        self.quiet, self.total, self.done = quiet, total, 0
+        self.tty = sys.stderr.isatty()
+        self.group: tuple[str, ...] | None = None
+        self.counts = {PASS: 0, FAIL: 0, ERROR: 0, SKIP: 0}
+        self.start = time.perf_counter()
+
+    def __call__(self, result: CaseResult) -> None:
+        self.done += 1
+        group = (result.spec, result.implementation, result.device, result.precision)
+        if group != self.group:
+            self.flush()
+            self.group, self.counts = group, {PASS: 0, FAIL: 0, ERROR: 0, SKIP: 0}
+            self.start = time.perf_counter()
+        self.counts[result.status] += 1
+        if result.status in (FAIL, ERROR) and not self.quiet:
+            self._clear()
+            print(result.summary_line(), file=sys.stderr)
+        if self.tty and not self.quiet:
+            print(f"\r[{self.done}/{self.total}] {' | '.join(group)} ...", end="", file=sys.stderr, flush=True)
+
+    def _clear(self) -> None:
+        if self.tty:
+            print("\r\033[K", end="", file=sys.stderr)
+
+    def flush(self) -> None:
+        if self.group is None or self.quiet:
+            return
+        self._clear()
+        c = self.counts
+        bad = c[FAIL] + c[ERROR]
+        print(f"[{self.done}/{self.total}] {' | '.join(self.group)}: {c[PASS]} passed, {bad} failed, "
+              f"{c[SKIP]} skipped ({time.perf_counter() - self.start:.1f} s)", file=sys.stderr)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    notes: list[str] = []
+    started = time.perf_counter()
+    names = args.specs or shipped_names()
+    if args.case and len(names) != 1:
+        raise ConfigError("--case needs exactly one SPEC (a case key names one spec's dimensions)")
+    if args.fuzz < 0:
+        raise ConfigError(f"Expected --fuzz N >= 0 but got {args.fuzz}")
+    devices = _devices(args.device, notes)
+    plans: list[Plan] = []
+    for name in names:
+        spec = load_spec(name)
+        targets = _targets(spec, args.framework, notes)
+        cases, excluded = _cases(spec, args)
+        for device in devices:
+            precisions = _precisions(args.dtype, device)
+            if targets:
+                plans.append(Plan(spec, name, cases, targets, [device], precisions, args.seed,
+                                  grads=not args.no_grad, excluded=excluded))
+    if args.framework and not any(p.targets for p in plans):
+        raise ConfigError(f"no implementation of {', '.join(names)} in --framework {args.framework}")
+    for note in notes:
+        print(note, file=sys.stderr)
+    if args.list:
+        return _list(plans)
+    total = sum(p.size() + args.fuzz * len(p.targets) * len(p.precisions) for p in plans)
+    progress = Progress(args.quiet, total)
+    results: list[CaseResult] = []
+
+    def keep(result: CaseResult) -> None:
+        results.append(result)
+        progress(result)
+
+    interrupted = False
+    try:
+        for plan in plans:
+            oracle = Oracle(plan.spec, plan.seed)
+            for target in plan.targets:
+                for device in plan.devices:
+                    for precision in plan.precisions:
+                        for case in plan.cases:
+                            keep(check_one(plan, oracle, target, case, device, precision))
+                        if args.fuzz:
+                            from .fuzz import fuzz
+
+                            fuzz(plan, oracle, target, device, precision, args.fuzz, keep,
+                                 _where(plan.spec, args.where))
+    except KeyboardInterrupt:
+        interrupted = True
+        print("\ninterrupted: reporting the cases that finished", file=sys.stderr)
+    progress.flush()
+    meta = {
+        "command": "lstmspec check " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["check"] else "lstmspec check",
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "seed": args.seed,
+        "versions": versions(),
+        "devices": device_names(devices),
+        "duration_s": round(time.perf_counter() - started, 2),
+        "notes": notes,
+        "interrupted": interrupted,
+    }
+    _write_reports(results, meta, args)
+    return 130 if interrupted else exit_code(results)
+
+
+def _write_reports(results: list[CaseResult], meta: dict[str, Any], args: argparse.Namespace) -> None:
+    from ..report.terminal import render_terminal
+
+    sys.stdout.write(render_terminal(results, meta))
+    written: list[str] = []
+    if args.json:
+        from ..report.json_report import write_json
+
+        write_json(Path(args.json), results, meta)
+        written.append(args.json)
+    if args.junit:
+        from ..report.junit import to_junit
+
+        Path(args.junit).write_text(to_junit(results, meta), encoding="utf-8")
+        written.append(args.junit)
+    if args.report:
+        from ..report.markdown import write_report
+
+        written += [str(p) for p in write_report(results, meta, Path(args.report))]
+    for path in written:
+        print(f"wrote {path}", file=sys.stderr)
+
+
+def _list(plans: list[Plan]) -> int:
+    for plan in plans:
+        for target in plan.targets:
+            for device in plan.devices:
+                print(f"{plan.spec.name} | {target.name} | {device} | {','.join(p.name for p in plan.precisions)}")
+        for case in plan.cases:
+            print(f"  {case.key}    # {case.label}")
+        for case in plan.excluded:
+            print(f"  (excluded by --where) {case.key}")
+    return 0
+
+
+__all__ = ["add_parser", "cmd_check"]

@@ -1,0 +1,52 @@
+"""``--fuzz N``: more configurations drawn with hypothesis, failures shrunk.
+
+Each implementation (per device and precision) gets N drawn cases; a failing
+one is shrunk by hypothesis to a minimal configuration, which is what gets
+reported (with the usual replay command: ``--case KEY --seed S`` replays it
+without hypothesis). Draws are derandomized from ``--seed``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .precision import Precision
+from .results import ERROR, FAIL, CaseResult
+from .runner import Oracle, Plan, Target, check_one
+
+
+class _Failed(Exception):
+    def __init__(self, result: CaseResult) -> None:
+        super().__init__(result.summary_line())
+        self.result = result
+
+
+def fuzz(plan: Plan, oracle: Oracle, target: Target, device: str, precision: Precision, count: int,
+         on_result: Callable[[CaseResult], None], where: Mapping[str, Any] | None = None) -> None:
+    """Run ``count`` drawn cases; report passes as they come and the shrunk failure, if any."""
+    from hypothesis import HealthCheck, Phase, given, seed, settings
+
+    from ..strategies import cases
+
+    seen: set[str] = set()
+
+    @seed(plan.seed)
+    @settings(max_examples=count, database=None, deadline=None, derandomize=False, report_multiple_bugs=False,
+              suppress_health_check=list(HealthCheck),
+              phases=[Phase.explicit, Phase.generate, Phase.shrink])
+    @given(cases(plan.spec, allowed=getattr(target.impl, "supports", None), **dict(where or {})))
+    def one(case):  # noqa: ANN001 - hypothesis draws it
+        result = check_one(plan, oracle, target, case, device, precision)
+        if result.status in (FAIL, ERROR):
+            raise _Failed(result)
+        if case.key not in seen:
+            seen.add(case.key)
+            on_result(result)
+
+    try:
+        one()
+    except _Failed as failed:
+        failed.result.case = type(failed.result.case)(*[getattr(failed.result.case, f) for f in
+                                                        ("spec", "dims", "attrs", "options")],
+                                                      label="fuzz: minimal failing configuration")
+        on_result(failed.result)
