@@ -126,3 +126,57 @@ class NNLSTMCell(_TorchLSTMBase):
             grads = self._backward(data, y, final, {**leaves, **dict(cell.named_parameters())}) if want_grads else {}
         shapes = {name: tuple(p.shape) for name, p in cell.named_parameters()}
         return Outcome(as_numpy(y), {k: as_numpy(v) for k, v in final.items()}, shapes, grads)
+
+
+@adapter
+class NNLSTMReverseHalf(_TorchLSTMBase):
+    """The backward half of a bidirectional nn.LSTM is PyTorch's only reverse LSTM.
+
+    The forward half gets unrelated random weights and its outputs get a zero
+    cotangent, so the check sees the reverse half alone: ``y[..., units:]``,
+    ``h_n[1]``, ``c_n[1]``.
+    """
+
+    name = "torch.nn.LSTM(bidirectional=True)"
+    layout = "torch_reverse"
+    doc = "the reverse half of torch.nn.LSTM(bidirectional=True, batch_first=True)"
+    convention = ("bidirectional=True: the reverse half's output y[:, t, units:] is the one at input position t "
+                  "(aligned with the input, like ONNX reverse), h_n[1] is its state after input position 0")
+    supports = {"activation": ("tanh",), "recurrent_activation": ("sigmoid",), "direction": ("reverse",),
+                "return_sequences": (True,)}
+    supports_note = "the reverse half of a bidirectional LSTM"
+
+    def run(self, data: CaseData, device: str, precision: Precision, want_grads: bool) -> Outcome:
+        import torch
+
+        batch, steps, features = data.x.shape
+        units = data.state["h"].shape[-1]
+        layer = torch.nn.LSTM(features, units, batch_first=True, bidirectional=True)
+        layer = layer.to(device=device, dtype=torch_dtype(precision))
+        tensors = data.spec.layout(self.layout).to_framework(data.params, data.rng("bias split"))
+        other = data.rng("forward half")
+        with torch.no_grad():
+            for name, p in layer.named_parameters():
+                value = tensors[name] if name in tensors else other.uniform(-0.5, 0.5, tuple(p.shape))
+                p.copy_(torch.as_tensor(value))
+        x = self._leaf(data.x, device, precision, want_grads)
+        leaves: dict[str, Any] = {"x": x}
+        with torch_math_mode(precision):
+            if data.zero_state:
+                y, (h, c) = layer(x)
+            else:
+                fwd = other.uniform(-0.5, 0.5, (2, batch, units))
+                h0 = self._leaf(np.stack([fwd[0], data.state["h"]]), device, precision, want_grads)
+                c0 = self._leaf(np.stack([fwd[1], data.state["c"]]), device, precision, want_grads)
+                leaves.update(h=h0, c=c0)
+                y, (h, c) = layer(x, (h0, c0))
+            y = y[..., units:]
+            final = {"h": h[1], "c": c[1]}
+            grads: dict[str, np.ndarray] = {}
+            if want_grads:
+                grads = self._backward(data, y, final, {**leaves, **dict(layer.named_parameters())})
+                for k in ("h", "c"):
+                    if k in grads:
+                        grads[k] = grads[k][1]
+        shapes = {name: tuple(p.shape) for name, p in layer.named_parameters()}
+        return Outcome(as_numpy(y), {k: as_numpy(v) for k, v in final.items()}, shapes, grads)

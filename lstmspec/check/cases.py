@@ -151,16 +151,23 @@ def default_matrix(spec: Spec) -> list[Case]:
         label = " ".join(f"{name}={_fmt(v)}" for (_, name, _), v in zip(axes, values)) or "defaults"
         add(dims, attrs, {}, label)
     add({}, {}, {}, "spec default sizes")
-    for name, attr in spec.attributes.items():
-        if attr.type == "activation":
-            for act in ACTIVATIONS:
-                add({}, {name: act}, {}, f"{name}={act}")
-        elif attr.type == "data_format":
-            for fmt in attr.values or ("channels_last", "channels_first"):
-                add({}, {name: fmt}, {}, f"{name}={fmt}")
-    add({spec.recurrence.axis: 1}, {}, {}, "one timestep")
-    add({}, {}, {"state": "zeros"}, "no initial state (framework default zeros)")
-    add({}, {}, {"return_sequences": False}, "last output only")
+    # The one-at-a-time variants run in every direction: which step is "last"
+    # and which initial state is read first depend on it.
+    direction = spec.recurrence.direction
+    directions = [{}] + ([{direction: v} for v in spec.attributes[direction].values if v != "forward"]
+                         if direction else [])
+    for extra in directions:
+        suffix = "".join(f", {k}={v}" for k, v in extra.items())
+        for name, attr in spec.attributes.items():
+            if attr.type == "activation":
+                for act in ACTIVATIONS:
+                    add({}, {**extra, name: act}, {}, f"{name}={act}{suffix}")
+            elif attr.type == "data_format":
+                for fmt in attr.values or ("channels_last", "channels_first"):
+                    add({}, {**extra, name: fmt}, {}, f"{name}={fmt}{suffix}")
+        add({spec.recurrence.axis: 1}, extra, {}, f"one timestep{suffix}")
+        add({}, extra, {"state": "zeros"}, f"no initial state (framework default zeros){suffix}")
+        add({}, extra, {"return_sequences": False}, f"last output only{suffix}")
     return cases
 
 
