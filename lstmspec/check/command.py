@@ -56,6 +56,15 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--device", help="comma-separated: cpu, cuda (default: cpu, and cuda when available)")
     p.add_argument("--dtype", help="comma-separated precisions: " + ", ".join(PRECISIONS.names())
                    + f" (default: {','.join(CPU_DEFAULT)} on cpu; {','.join(CUDA_DEFAULT)} on cuda)")
+    p.add_argument("--kernel", action="append", metavar="FILE.py:NAME",
+                   help="check your own kernel NAME(x, state, params, config) -> (y, final_state) (or a module:NAME, "
+                   "or an nn.Module class that is a drop-in for nn.LSTM); repeatable. Frameworks run only when "
+                   "--framework is given too")
+    p.add_argument("--grad", action="store_true", help="check gradients through the kernel (autograd)")
+    p.add_argument("--no-isolate", action="store_true",
+                   help="run kernels in this process (default: a worker process, so hangs and crashes are results)")
+    p.add_argument("--timeout", type=float, default=120.0, metavar="S",
+                   help="per-case time limit for an isolated kernel, seconds (default 120)")
     p.add_argument("--case", action="append", metavar="KEY", help="run exactly this case (a key from a report's "
                    "replay command, e.g. batch=2,time=3,padding=same); repeatable")
     p.add_argument("--where", action="append", default=[], metavar="NAME=VALUE",
@@ -236,11 +245,18 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise ConfigError("--case needs exactly one SPEC (a case key names one spec's dimensions)")
     if args.fuzz < 0:
         raise ConfigError(f"Expected --fuzz N >= 0 but got {args.fuzz}")
+    if args.kernel and not args.specs:
+        raise ConfigError("--kernel needs the SPEC it implements, e.g. lstmspec check lstm --kernel my.py:lstm")
     devices = _devices(args.device, notes)
     plans: list[Plan] = []
+    kernels: list[Target] = []
     for name in names:
         spec = load_spec(name)
-        targets = _targets(spec, args.framework, notes)
+        targets = _targets(spec, args.framework, notes) if (args.framework or not args.kernel) else []
+        for ref in args.kernel or []:
+            target = _kernel_target(ref, name, spec, args)
+            kernels.append(target)
+            targets.append(target)
         cases, excluded = _cases(spec, args)
         for device in devices:
             precisions = _precisions(args.dtype, device)
@@ -262,6 +278,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         progress(result)
 
     interrupted = False
+    stream = _Stream(Path(args.json + ".partial.jsonl")) if args.json else None
+    if stream is not None:
+        inner = keep
+
+        def keep(result: CaseResult) -> None:  # noqa: F811 - wraps the plain keeper
+            inner(result)
+            stream.write(result)
+
     try:
         for plan in plans:
             oracle = Oracle(plan.spec, plan.seed)
@@ -278,6 +302,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         interrupted = True
         print("\ninterrupted: reporting the cases that finished", file=sys.stderr)
+    finally:
+        for target in kernels:
+            if target.isolated is not None:
+                target.isolated.stop()
     progress.flush()
     meta = {
         "command": "lstmspec check " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["check"] else "lstmspec check",
@@ -290,7 +318,43 @@ def cmd_check(args: argparse.Namespace) -> int:
         "interrupted": interrupted,
     }
     _write_reports(results, meta, args)
+    if stream is not None:
+        stream.close(remove=True)
     return 130 if interrupted else exit_code(results)
+
+
+class _Stream:
+    """Results appended as JSON lines while the run goes, so a killed run keeps what it finished."""
+
+    def __init__(self, path: Path) -> None:
+        import json
+
+        self.path, self.json = path, json
+        self.file = path.open("w", encoding="utf-8")
+
+    def write(self, result: CaseResult) -> None:
+        from ..report.json_report import jsonable
+
+        self.file.write(self.json.dumps(jsonable(result.to_json())) + "\n")
+        self.file.flush()
+
+    def close(self, remove: bool) -> None:
+        self.file.close()
+        if remove:
+            self.path.unlink(missing_ok=True)
+
+
+def _kernel_target(ref: str, spec_arg: str, spec: Spec, args: argparse.Namespace) -> Target:
+    from ..kernels.isolation import IsolatedKernel
+    from ..kernels.loading import load_kernel
+    from ..kernels.protocol import KernelAdapter
+
+    impl = KernelAdapter(load_kernel(ref), ref, spec.name, grad=True if args.grad else None)
+    target = Target(ref, "kernel", impl)
+    if not args.no_isolate:
+        target.isolated = IsolatedKernel(ref, spec_arg, grad=True if args.grad else None, supports={},
+                                         seed=args.seed, want_grads=not args.no_grad, timeout=args.timeout)
+    return target
 
 
 def _write_reports(results: list[CaseResult], meta: dict[str, Any], args: argparse.Namespace) -> None:

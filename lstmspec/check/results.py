@@ -72,7 +72,8 @@ class CaseResult:
     def summary_line(self) -> str:
         head = f"{self.status.upper():5} {self.spec} | {self.implementation} | {self.device} {self.precision} | {self.case.describe()}"
         if self.status == FAIL:
-            return head + "\n" + "\n".join("      " + c.describe() for c in self.failures)
+            lines = [c.describe() for c in self.failures] + ([self.reason] if self.reason else [])
+            return head + "\n" + "\n".join("      " + line for line in lines)
         if self.status in (SKIP, ERROR):
             return head + f"\n      {self.reason}"
         return head

@@ -28,6 +28,7 @@ class Target:
     name: str
     kind: str  # "framework" | "kernel"
     impl: Any  # an Adapter (or a kernel wrapper with the Adapter interface)
+    isolated: Any = None  # a kernels.isolation.IsolatedKernel running the cases in a worker process
 
 
 @dataclass
@@ -85,12 +86,19 @@ def device_available(device: str) -> str | None:
     return f"unknown device {device!r}"
 
 
-def check_one(plan: Plan, oracle: Oracle, target: Target, case: Case, device: str, precision: Precision) -> CaseResult:
+def check_one(plan: Plan, oracle: Oracle, target: Target, case: Case, device: str, precision: Precision,
+              *, isolated: bool = True) -> CaseResult:
     impl = target.impl
     result = CaseResult(plan.spec.name, target.name, device, precision.name, case, plan.seed, PASS,
                         math_mode=math_mode_note(precision, device), convention=getattr(impl, "convention", ""),
                         spec_arg=plan.spec_arg, kind=target.kind)
     start = time.perf_counter()
+    if isolated and target.isolated is not None:
+        reason = _static_skip(impl, device, precision) or declared_skip(plan.spec, impl, case)
+        if reason:
+            result.status, result.reason = SKIP, reason
+            return result
+        return target.isolated.check(result, case, device, precision.name)
     try:
         reason = _static_skip(impl, device, precision) or declared_skip(plan.spec, impl, case)
         if reason:
@@ -104,7 +112,10 @@ def check_one(plan: Plan, oracle: Oracle, target: Target, case: Case, device: st
         want_grads = plan.grads and impl.gradients
         outcome = impl.run(data, device, precision, want_grads)
     except Exception as exc:  # noqa: BLE001 - an implementation that raises is a result, not a crash
-        result.status, result.reason = ERROR, f"{type(exc).__name__}: {exc}".strip()
+        # a kernel that breaks the protocol fails its case (KernelFault says how); anything else is an error
+        fault = getattr(exc, "result_status", None)
+        result.status = fault or ERROR
+        result.reason = str(exc) if fault else f"{type(exc).__name__}: {exc}".strip()
         result.seconds = time.perf_counter() - start
         return result
     expected = oracle.reference(case)

@@ -1,0 +1,236 @@
+"""The kernel protocol: ``NAME(x, state, params, config) -> (y, final_state)``.
+
+A user kernel is wrapped in a ``KernelAdapter`` with the same interface as a
+framework adapter, so it gets the same cases, tolerances, reports and exit
+codes. The plain function needs no import of lstmspec; what it declares is
+read from attributes (set by hand or by ``lstmspec.kernel(...)``):
+
+- ``lstmspec_arrays``: ``"torch"`` (default) or ``"numpy"``
+- ``lstmspec_layout``: a framework layout of the spec (e.g. ``"torch"``):
+  ``params`` then holds that framework's tensors instead of canonical names
+- ``lstmspec_supports``: ``{"padding": ("same",), "strides": ((1, 1),)}``;
+  other values are skipped-by-declaration
+- ``lstmspec_grad``: check gradients through the kernel with autograd
+- ``lstmspec_dtypes``: precisions the kernel computes in
+
+A ``torch.nn.Module`` subclass that is a drop-in for ``torch.nn.LSTM`` is
+also accepted: it is built as ``cls(input, units, batch_first=True)`` and
+loaded through the spec's ``torch`` layout.
+
+What a kernel does wrong is a result: an exception, a wrong shape, dtype or
+device, NaN/Inf, or an input modified in place each fail that case with a
+message saying so.
+"""
+from __future__ import annotations
+
+import inspect
+import traceback
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..adapters.base import Adapter, Outcome, as_numpy
+from ..check.oracle import CaseData
+from ..check.precision import Precision, torch_dtype, torch_math_mode
+from ..errors import ConfigError
+
+ARRAY_KINDS = ("torch", "numpy")
+
+
+class KernelFault(Exception):
+    """The kernel broke the protocol; the message says how (reported as the case's failure)."""
+
+    result_status = "fail"
+
+
+def kernel(*, arrays: str = "torch", layout: str | None = None, supports: Mapping[str, Any] | None = None,
+           grad: bool = False, dtypes: tuple[str, ...] | None = None) -> Callable[[Any], Any]:
+    """Decorator declaring what a kernel takes and supports (plain attributes work too)."""
+    if arrays not in ARRAY_KINDS:
+        raise ConfigError(f"Expected arrays in {', '.join(ARRAY_KINDS)} but got arrays={arrays!r}")
+
+    def mark(fn: Any) -> Any:
+        fn.lstmspec_arrays = arrays
+        fn.lstmspec_layout = layout
+        fn.lstmspec_supports = dict(supports or {})
+        fn.lstmspec_grad = grad
+        if dtypes is not None:
+            fn.lstmspec_dtypes = tuple(dtypes)
+        return fn
+
+    return mark
+
+
+def _is_module_class(obj: Any) -> bool:
+    if not inspect.isclass(obj):
+        return False
+    try:
+        import torch
+    except ImportError:
+        return False
+    return issubclass(obj, torch.nn.Module)
+
+
+class KernelAdapter(Adapter):
+    """A user kernel seen through the Adapter interface."""
+
+    framework = "kernel"
+    devices = ("cpu", "cuda")
+
+    def __init__(self, fn: Any, ref: str, spec_name: str, *, grad: bool | None = None,
+                 supports: Mapping[str, Any] | None = None) -> None:
+        self.fn, self.ref = fn, ref
+        self.name = ref  # type: ignore[misc]
+        self.spec = spec_name  # type: ignore[misc]
+        self.module_class = _is_module_class(fn)
+        if not self.module_class and not callable(fn):
+            raise ConfigError(f"{ref} is a {type(fn).__name__}, not a function or torch.nn.Module class")
+        self.arrays = getattr(fn, "lstmspec_arrays", "torch")
+        if self.arrays not in ARRAY_KINDS:
+            raise ConfigError(f"{ref}: lstmspec_arrays must be one of {', '.join(ARRAY_KINDS)}, not {self.arrays!r}")
+        self.layout = "torch" if self.module_class else getattr(fn, "lstmspec_layout", None)  # type: ignore[misc]
+        declared = dict(getattr(fn, "lstmspec_supports", {}) or {})
+        declared.update(supports or {})
+        self.supports = {k: tuple(v) if isinstance(v, (list, tuple)) else (v,) for k, v in declared.items()}  # type: ignore[misc]
+        self.gradients = bool(getattr(fn, "lstmspec_grad", False) if grad is None else grad)  # type: ignore[misc]
+        default = ("float64", "float32", "tf32", "float16", "bfloat16")
+        self.precisions = tuple(getattr(fn, "lstmspec_dtypes", default))  # type: ignore[misc]
+        if self.module_class:
+            self.supports.setdefault("activation", ("tanh",))
+            self.supports.setdefault("recurrent_activation", ("sigmoid",))
+            self.supports.setdefault("direction", ("forward",))
+            self.supports.setdefault("return_sequences", (True,))
+        self.supports.setdefault("return_sequences", (True,))  # y holds every step, by protocol
+
+    # ------------------------------------------------------------------ skip
+    def unsupported(self, data: CaseData, device: str, precision: Precision) -> str | None:
+        if data.attrs.get("data_format") == "channels_first" and "data_format" not in self.supports:
+            return ("data_format=channels_first: kernels are given channels-last x and states (the protocol); "
+                    "declare supports={'data_format': ...} to be given channels-first")
+        if self.arrays == "numpy" and precision.dtype == "bfloat16":
+            return "numpy has no bfloat16"
+        if self.module_class and data.spec.name != "lstm" and "torch" not in data.spec.layouts:
+            return f"a torch.nn.Module kernel needs the spec's torch layout ({data.spec.name} has none)"
+        return None
+
+    # ------------------------------------------------------------------- run
+    def run(self, data: CaseData, device: str, precision: Precision, want_grads: bool) -> Outcome:
+        import torch
+
+        tdtype = torch_dtype(precision)
+
+        def tensor(a: np.ndarray) -> Any:
+            # a copy: a kernel that writes into its inputs must not corrupt the case's cached data
+            t = torch.tensor(np.array(a, dtype=np.float64)).to(device=device, dtype=tdtype)
+            return t.requires_grad_(want_grads)
+
+        x = tensor(data.x)
+        state = {k: tensor(v) for k, v in data.state.items()}
+        layout = data.spec.layout(self.layout) if self.layout else None
+        source = layout.to_framework(data.params, data.rng("bias split")) if layout else data.params
+        params = {k: tensor(v) for k, v in source.items()}
+        config = {**data.attrs, **{"return_sequences": True}}
+        snapshot = {"x": x.detach().clone(), **{f"state[{k!r}]": v.detach().clone() for k, v in state.items()},
+                    **{f"params[{k!r}]": v.detach().clone() for k, v in params.items()}}
+        with torch_math_mode(precision):
+            y, final = self._call(x, state, params, config, data, torch)
+            live = {"x": x, **{f"state[{k!r}]": v for k, v in state.items()},
+                    **{f"params[{k!r}]": v for k, v in params.items()}}
+            for label, before in snapshot.items():
+                if not torch.equal(live[label].detach(), before):
+                    raise KernelFault(f"modified its input {label} in place")
+            self._check_returned(y, final, data, device, precision, torch)
+            grads: dict[str, np.ndarray] = {}
+            if want_grads:
+                grads = self._grads(y, final, data, x, state, params, torch)
+        shapes = {k: tuple(v.shape) for k, v in params.items()} if layout else {}
+        return Outcome(as_numpy(y), {k: as_numpy(v) for k, v in final.items()}, shapes, grads)
+
+    def _call(self, x: Any, state: dict[str, Any], params: dict[str, Any], config: dict[str, Any],
+              data: CaseData, torch: Any) -> tuple[Any, dict[str, Any]]:
+        if self.module_class:
+            return self._call_module(x, state, params, data, torch)
+        args: tuple[Any, ...] = (x, state, params, config)
+        if self.arrays == "numpy":
+            def to_np(t: Any) -> np.ndarray:
+                return t.detach().cpu().numpy().copy()
+            args = (to_np(x), {k: to_np(v) for k, v in state.items()}, {k: to_np(v) for k, v in params.items()}, config)
+        try:
+            returned = self.fn(*args)
+        except KernelFault:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the kernel's exception is the case's result
+            raise KernelFault(f"raised {_describe(exc)}") from None
+        if not isinstance(returned, (tuple, list)) or len(returned) != 2:
+            raise KernelFault(f"returned {type(returned).__name__}, but should return (y, final_state)")
+        y, final = returned
+        if not isinstance(final, Mapping):
+            raise KernelFault(f"returned final_state as {type(final).__name__}, but should be a dict like "
+                              f"{{{', '.join(repr(k) for k in data.state)}: ...}}")
+        if self.arrays == "numpy":
+            y = torch.as_tensor(np.asarray(y))
+            final = {k: torch.as_tensor(np.asarray(v)) for k, v in final.items()}
+        return y, dict(final)
+
+    def _call_module(self, x: Any, state: dict[str, Any], params: dict[str, Any], data: CaseData,
+                     torch: Any) -> tuple[Any, dict[str, Any]]:
+        try:
+            module = self.fn(data.x.shape[-1], data.state["h"].shape[-1], batch_first=True)
+            module = module.to(device=x.device, dtype=x.dtype)
+            own = dict(module.named_parameters())
+            missing = sorted(set(params) - set(own))
+            if missing:
+                raise KernelFault(f"has no parameters {', '.join(missing)} (a drop-in for nn.LSTM has "
+                                  f"{', '.join(params)}); it has {', '.join(own) or 'none'}")
+            with torch.no_grad():
+                for k, v in params.items():
+                    own[k].copy_(v)
+            # the module's own parameters are the leaves whose gradients count
+            for k in params:
+                params[k] = own[k]
+            out, (h, c) = module(x, (state["h"][None], state["c"][None])) if state else module(x)
+        except KernelFault:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise KernelFault(f"raised {_describe(exc)}") from None
+        return out, {"h": h[0], "c": c[0]}
+
+    def _check_returned(self, y: Any, final: dict[str, Any], data: CaseData, device: str, precision: Precision,
+                        torch: Any) -> None:
+        items = [("y", y)] + [(f"final_state[{k!r}]", v) for k, v in final.items()]
+        for label, value in items:
+            if not isinstance(value, torch.Tensor):
+                raise KernelFault(f"returned {label} as {type(value).__name__}, but should be a "
+                                  f"{'numpy array' if self.arrays == 'numpy' else 'torch tensor'}")
+            if self.arrays == "torch":
+                if value.device.type != torch.device(device).type:
+                    raise KernelFault(f"returned {label} on {value.device}, but the case runs on {device}")
+                if value.dtype != torch_dtype(precision):
+                    raise KernelFault(f"returned {label} as {str(value.dtype).replace('torch.', '')}, "
+                                      f"but the case is {precision.dtype}")
+        missing = [k for k in data.state if k not in final]
+        if missing:
+            raise KernelFault(f"final_state has no {', '.join(map(repr, missing))} (it has {', '.join(map(repr, final))})")
+
+    def _grads(self, y: Any, final: dict[str, Any], data: CaseData, x: Any, state: dict[str, Any],
+               params: dict[str, Any], torch: Any) -> dict[str, np.ndarray]:
+        if self.arrays == "numpy":
+            raise KernelFault("declared gradients but takes numpy arrays (autograd needs torch tensors)")
+        if not y.requires_grad:
+            raise KernelFault("declared gradients, but y does not require grad (computed outside autograd?)")
+        dev = y.device
+        loss = (y.double() * torch.as_tensor(data.cotangents["y"], device=dev)).sum()
+        for k, v in final.items():
+            if k in data.cotangents:
+                loss = loss + (v.double() * torch.as_tensor(data.cotangents[k], device=dev)).sum()
+        leaves = {"x": x, **({} if data.zero_state else state), **params}
+        values = torch.autograd.grad(loss, list(leaves.values()), allow_unused=True)
+        return {k: as_numpy(g) if g is not None else np.zeros(tuple(leaves[k].shape)) for k, g in zip(leaves, values)}
+
+
+def _describe(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
