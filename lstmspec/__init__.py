@@ -14,6 +14,24 @@ from .spec import Spec, load_spec, shipped_names
 
 __version__ = "0.1.0"
 
+_LAZY = {  # heavy or optional pieces, imported on first use so `import lstmspec` stays light
+    "assert_conforms": ("lstmspec.api", "assert_conforms"),
+    "check_kernel": ("lstmspec.api", "check_kernel"),
+    "kernel": ("lstmspec.kernels.protocol", "kernel"),
+    "strategies": ("lstmspec.strategies", None),
+}
+
+
+def __getattr__(name: str):  # noqa: ANN202 - PEP 562 lazy attributes
+    if name not in _LAZY:
+        raise AttributeError(f"module 'lstmspec' has no attribute {name!r}")
+    import importlib
+
+    module_name, attr = _LAZY[name]
+    module = importlib.import_module(module_name)
+    return module if attr is None else getattr(module, attr)
+
+
 __all__ = [
     "ConfigError",
     "LookupFailed",
@@ -24,4 +42,8 @@ __all__ = [
     "load_spec",
     "shipped_names",
     "__version__",
+    "assert_conforms",
+    "check_kernel",
+    "kernel",
+    "strategies",
 ]
