@@ -187,10 +187,17 @@ def test_markdown_escapes_pipes_in_table_cells():
     assert "a\\|b" in md and "x \\| y" in md
 
 
-def test_write_report_writes_conformance_md(tmp_path):
+def test_write_report_names_the_file_after_the_one_device_that_ran(tmp_path):
     paths = write_report(RESULTS, META, tmp_path / "out")
-    assert paths == [tmp_path / "out" / "conformance.md"]
+    assert paths == [tmp_path / "out" / "conformance-cpu.md"]
     assert paths[0].read_text(encoding="utf-8") == render_markdown(RESULTS, META)
+
+
+def test_write_report_of_several_devices_writes_conformance_md(tmp_path):
+    import dataclasses
+
+    mixed = list(RESULTS) + [dataclasses.replace(RESULTS[0], device="cuda")]
+    assert write_report(mixed, META, tmp_path) == [tmp_path / "conformance.md"]
 
 
 # ------------------------------------------------------------------ json

@@ -132,10 +132,11 @@ def render_markdown(results: Sequence[CaseResult], meta: Mapping[str, Any] | Non
 
 
 def write_report(results: Sequence[CaseResult], meta: Mapping[str, Any] | None, directory: str | Path) -> list[Path]:
-    """Write ``DIR/conformance.md`` (creating DIR); returns the paths written."""
+    """Write ``DIR/conformance-<device>.md`` (``conformance.md`` when several devices ran); returns the paths."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / REPORT_NAME
+    devices = sorted({r.device for r in results})
+    path = directory / (f"conformance-{devices[0]}.md" if len(devices) == 1 else REPORT_NAME)
     path.write_text(render_markdown(results, meta), encoding="utf-8")
     return [path]
 
