@@ -1,0 +1,81 @@
+"""A correct layer never fails by chance: the default matrix over many seeds.
+
+Runs every shipped framework layer (CPU, float64 and float32) on every
+spec's default matrix once per seed and counts, per implementation and
+precision, the seeds on which every case passed, plus the largest
+error/bound ratio seen (the margin: 0.1 means the worst case used a tenth of
+its bound). The issue's bar: 100 seeds out of 100.
+
+    python benchmarks/stability.py --seeds 100                 # all installed frameworks
+    python benchmarks/stability.py --seeds 100 --framework torch,onnxruntime
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import defaultdict
+
+from lstmspec.adapters.base import FRAMEWORKS, all_adapters
+from lstmspec.check.cases import default_matrix
+from lstmspec.check.precision import CPU_DEFAULT, PRECISIONS
+from lstmspec.check.results import ERROR, FAIL, PASS
+from lstmspec.check.runner import Oracle, Plan, Target, check_one
+from lstmspec.spec.catalog import load_spec, shipped_names
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=100)
+    parser.add_argument("--first-seed", type=int, default=1)
+    parser.add_argument("--framework", help="comma-separated frameworks (default: every installed one)")
+    parser.add_argument("--no-grad", action="store_true")
+    args = parser.parse_args()
+    wanted = set(filter(None, (args.framework or "").split(",")))
+    adapters = [a for a in all_adapters() if (not wanted or a.framework in wanted) and FRAMEWORKS.get(a.framework).available()]
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    clean: dict[tuple[str, str, str], int] = defaultdict(int)
+    ran: dict[tuple[str, str, str], int] = defaultdict(int)
+    margin: dict[tuple[str, str, str], float] = defaultdict(float)
+    failures: list[str] = []
+    start = time.perf_counter()
+    for n, seed in enumerate(seeds, 1):
+        for name in shipped_names():
+            spec = load_spec(name)
+            targets = [Target(a.name, "framework", a) for a in adapters if a.spec == name]
+            if not targets:
+                continue
+            precisions = [PRECISIONS.get(p) for p in CPU_DEFAULT]
+            plan = Plan(spec, name, default_matrix(spec), targets, ["cpu"], precisions, seed, grads=not args.no_grad)
+            oracle = Oracle(spec, seed)
+            for target in targets:
+                for precision in precisions:
+                    key = (name, target.name, precision.name)
+                    ok, any_ran = True, False
+                    for case in plan.cases:
+                        r = check_one(plan, oracle, target, case, "cpu", precision)
+                        if r.status in (FAIL, ERROR):
+                            ok = False
+                            failures.append(f"seed {seed}: {r.summary_line()}\n      replay: {r.replay()}")
+                        if r.status == PASS:
+                            any_ran = True
+                            w = r.worst
+                            if w is not None and w.bound:
+                                margin[key] = max(margin[key], w.error / w.bound)
+                    if any_ran:
+                        ran[key] += 1
+                        clean[key] += ok
+        print(f"seed {seed} done ({n}/{args.seeds}, {time.perf_counter() - start:.0f} s)", file=sys.stderr)
+    print(f"## Default matrix over {args.seeds} seeds ({args.first_seed}..{args.first_seed + args.seeds - 1}), CPU\n")
+    print("| spec | implementation | dtype | seeds with every case passing | worst error / bound |")
+    print("|---|---|---|---:|---:|")
+    for key in sorted(ran):
+        print(f"| {key[0]} | {key[1]} | {key[2]} | {clean[key]} / {ran[key]} | {margin[key]:.3f} |")
+    print(f"\n{time.perf_counter() - start:.0f} s in all.")
+    for line in failures[:20]:
+        print(line)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
