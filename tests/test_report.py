@@ -153,7 +153,7 @@ def test_markdown_has_summary_table_with_math_mode_and_totals():
 
 def test_markdown_states_the_tolerance_rule_with_every_precision_floor():
     md = render_markdown(RESULTS, META)
-    assert "error = max|a - e| / max|e|" in md
+    assert "error = max|a - e| / max(1, max|e|)" in md
     assert f"bound = {MULTIPLIER:g} × yardstick + floor" in md
     for name in PRECISIONS:
         p = PRECISIONS.get(name)

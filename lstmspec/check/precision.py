@@ -9,9 +9,9 @@ float64 reference), an implementation passes when
 
     error(impl vs float64 reference) <= multiplier * error(yardstick vs float64 reference) + floor
 
-``error`` is the largest absolute difference divided by the largest absolute
-value of the float64 reference (so outputs in (-1, 1) and gradients of any
-size are measured alike). The floor absorbs cases where the yardstick happens
+``error`` is the largest absolute difference divided by max(1, the largest
+absolute value of the float64 reference): relative for large gradients,
+absolute for small quantities, whose rounding noise comes from O(1) sums. The floor absorbs cases where the yardstick happens
 to be exact; it is a few hundred units in the last place of the precision.
 """
 from __future__ import annotations

@@ -17,7 +17,7 @@ class Comparison:
     quantity: str
     kind: str  # "shape" | "value" | "grad"
     passed: bool
-    error: float = 0.0  # max |actual - expected| / max |expected|
+    error: float = 0.0  # max |actual - expected| / max(1, max |expected|)
     max_abs: float = 0.0
     bound: float = 0.0
     yardstick: float = 0.0

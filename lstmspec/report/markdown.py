@@ -82,7 +82,7 @@ def tolerance_section() -> list[str]:
     return [
         "Every quantity (output `y`, final states, gradients) is compared with a float64 reference:",
         "",
-        "    error = max|a - e| / max|e|",
+        "    error = max|a - e| / max(1, max|e|)",
         "",
         "where `a` is the implementation's value and `e` the reference's. The *yardstick* is the same error "
         "for the spec's own equations evaluated in the same precision, on the same device, with the same math mode. "
