@@ -123,6 +123,10 @@ def check_one(plan: Plan, oracle: Oracle, target: Target, case: Case, device: st
     result.comparisons = compare_outcome(plan.spec, data, impl, outcome, expected, yard, precision, want_grads)
     result.status = PASS if all(c.passed for c in result.comparisons) else FAIL
     result.seconds = time.perf_counter() - start
+    if result.status == FAIL:
+        from ..diagnose import describe_failure
+
+        result.diagnosis = describe_failure(plan.spec, data, outcome, expected, yard, precision)
     return result
 
 

@@ -1,0 +1,18 @@
+"""Diagnose a failed case: which known deviation of the spec reproduces what the implementation returned.
+
+    from lstmspec.diagnose import diagnose
+
+    found = diagnose(spec, data, outcome.y, outcome.final, expected, precision, yardstick=yard)
+    found.text  # 'matches lstm with gate order i,o,f,g (...): y, h_T, c_T within the bound (...)'
+
+The catalogue (``VARIANTS``) is data: each entry is the spec's own reference
+with one deviation (``variant``), registered by ``catalogue`` and
+``conv_catalogue``; ``engine`` runs it and decides what matches.
+"""
+from __future__ import annotations
+
+from . import catalogue, conv_catalogue  # noqa: F401 - importing registers the entries
+from .engine import Diagnosis, describe_failure, diagnose
+from .variant import VARIANTS, Inputs, Variant
+
+__all__ = ["diagnose", "describe_failure", "Diagnosis", "VARIANTS", "Variant", "Inputs"]

@@ -1,0 +1,321 @@
+"""The catalogue of known deviations that need no convolution: gates, activations,
+biases, weights, peepholes, states, time and precision (conv ones: ``conv_catalogue``).
+
+Every entry is registered once, in the order of its family's rank; the
+engine tries low ranks first (cheap parameter edits that are common porting
+bugs before step-by-step re-runs). Names are written to complete
+"matches <spec> with ...".
+"""
+from __future__ import annotations
+
+from itertools import permutations
+
+import numpy as np
+
+from ..expr.ir import Call, Name
+from .anatomy import rewrite, swap_node
+from .variant import MANTISSA, Inputs, Result, register, stepwise
+
+#: Activations tried as replacements (relu is left out: no LSTM implementation uses it by mistake).
+SWAPS = ("sigmoid", "tanh", "hard_sigmoid", "hard_sigmoid_keras2", "linear")
+GATES = ("i", "f", "g", "o")
+
+
+# ------------------------------------------------------------------ state
+def _nonzero_state(inp: Inputs, *names: str) -> bool:
+    names = names or tuple(inp.state)
+    return all(n in inp.state for n in names) and any(np.any(inp.state[n] != 0) for n in names)
+
+
+def _zero_state(inp: Inputs, *names: str) -> Result:
+    names = names or tuple(inp.state)
+    return inp.but(state={n: np.zeros_like(inp.state[n]) for n in names}).reference()
+
+
+def _two_states(inp: Inputs) -> bool:
+    return set(inp.state) == {"h", "c"} and inp.state["h"].shape == inp.state["c"].shape
+
+
+def _final_swapped(inp: Inputs) -> Result:
+    y, final = inp.reference()
+    return y, {"h": final["c"], "c": final["h"]}
+
+
+register("initial state ignored (zeros used)", "state", 10,
+         "The initial states are not passed on (or not read): the recurrence starts from zeros.",
+         _nonzero_state, _zero_state)
+for _s in ("h", "c"):
+    register(f"initial {_s} ignored (zeros used)", "state", 11,
+             f"Only the initial {_s} is dropped, e.g. a kernel that passes h0 but not c0.",
+             lambda inp, s=_s: len(inp.state) > 1 and _nonzero_state(inp, s),
+             lambda inp, s=_s: _zero_state(inp, s))
+register("initial h and c swapped", "state", 12, "The initial state is passed as (c0, h0) instead of (h0, c0).",
+         _two_states, lambda inp: inp.but(state={"h": inp.state["c"], "c": inp.state["h"]}).reference())
+register("final h and c swapped", "state", 12, "The final state is returned as (c_T, h_T) instead of (h_T, c_T).",
+         _two_states, _final_swapped)
+
+
+# ------------------------------------------------------------------ gate order
+def _gate_blocks_apply(inp: Inputs, order: tuple[str, ...]) -> bool:
+    """The spec has these gates, and each role (W, U, b) has one same-shaped parameter per gate."""
+    a = inp.anatomy
+    if set(a.gates) != set(order) or a.gates == order or not a.roles:
+        return False
+    for by_gate in a.roles.values():
+        if set(by_gate) != set(a.gates) or len({inp.params[p].shape for p in by_gate.values()}) != 1:
+            return False
+    return True
+
+
+def _permute_gates(inp: Inputs, order: tuple[str, ...]) -> Result:
+    # Block k of the spec's order (a.gates) drives gate order[k]: what a kernel
+    # reading concatenated weights in its own gate order computes.
+    a = inp.anatomy
+    params = {by_gate[gate]: inp.params[by_gate[block]]
+              for by_gate in a.roles.values() for block, gate in zip(a.gates, order)}
+    return inp.but(params=params).reference()
+
+
+def _moved(canon: tuple[str, ...], order: tuple[str, ...], what: str) -> str:
+    moved = [(b, g) for b, g in zip(canon, order) if b != g]
+    return (f"the spec's {', '.join(b for b, _ in moved)} {what} drive gates {', '.join(g for _, g in moved)}")
+
+
+for _order in permutations(GATES):
+    if _order == GATES:
+        continue  # the spec's own order (a spec declaring its gates otherwise gets 23 of the 24 orders)
+    register(f"gate order {','.join(_order)}", "gate order", 20,
+             "The implementation reads the parameter blocks, laid out in the spec's gate order, as if they were "
+             "in this order: block k drives gate order[k] (a kernel written for ONNX's i,o,f,g given "
+             "Keras/PyTorch-ordered weights is 'gate order i,o,f,g').",
+             lambda inp, o=_order: _gate_blocks_apply(inp, o),
+             lambda inp, o=_order: _permute_gates(inp, o),
+             note=lambda inp, o=_order: _moved(inp.anatomy.gates, o, "parameters"))
+
+
+# ------------------------------------------------------------------ activations
+def _attribute_applies(inp: Inputs, attr: str, act: str) -> bool:
+    # An attribute used by one call only is that call's swap, named by the call.
+    return inp.anatomy.attribute_uses.get(attr, 0) >= 2 and inp.attrs[attr] != act
+
+
+def _gate_applies(inp: Inputs, gate: str, act: str) -> bool:
+    a = inp.anatomy
+    return gate in a.gate_activation and a.activation_of(a.gate_activation[gate], inp.attrs) != act
+
+
+def _gate_swapped(inp: Inputs, gate: str, act: str) -> Result:
+    top = inp.spec.equations[gate].node
+    assert isinstance(top, Call)
+    spec = inp.anatomy.edit(inp.spec, f"gate {gate} activation={act}", {gate: Call(act, top.args, top.kwargs, top.text)})
+    return inp.reference(spec)
+
+
+def _cell_output_applies(inp: Inputs, act: str) -> bool:
+    a = inp.anatomy
+    return a.cell_output is not None and a.activation_of(a.cell_output.func, inp.attrs) != act
+
+
+def _cell_output_swapped(inp: Inputs, act: str) -> Result:
+    a = inp.anatomy
+    old = a.cell_output
+    assert old is not None and a.output_equation is not None
+    node = rewrite(inp.spec.equations[a.output_equation].node, swap_node(old, Call(act, old.args, old.kwargs, old.text)))
+    return inp.reference(a.edit(inp.spec, f"cell output activation={act}", {a.output_equation: node}))
+
+
+for _attr in ("recurrent_activation", "activation"):
+    for _act in SWAPS:
+        register(f"{_attr}={_act}", "activation", 30,
+                 f"Every call through the attribute {_attr} runs {_act} (the attribute ignored or mistranslated).",
+                 lambda inp, at=_attr, ac=_act: _attribute_applies(inp, at, ac),
+                 lambda inp, at=_attr, ac=_act: inp.but(attrs={at: ac}).reference())
+for _gate in GATES:
+    for _act in SWAPS:
+        register(f"gate {_gate} activation={_act}", "gate activation", 85,
+                 f"Gate {_gate} alone runs {_act} instead of the activation its equation names.",
+                 lambda inp, g=_gate, ac=_act: _gate_applies(inp, g, ac),
+                 lambda inp, g=_gate, ac=_act: _gate_swapped(inp, g, ac))
+for _act in SWAPS:
+    register(f"cell output activation={_act}", "gate activation", 86,
+             f"The activation applied to the new cell state in the output's equation is {_act}.",
+             lambda inp, ac=_act: _cell_output_applies(inp, ac),
+             lambda inp, ac=_act: _cell_output_swapped(inp, ac))
+
+
+# ------------------------------------------------------------------ biases
+def _biases(inp: Inputs) -> dict[str, str]:
+    return inp.anatomy.roles.get("bias", {})
+
+
+register("forget-gate bias +1", "bias", 40,
+         "1 is added to the forget gate's bias (TensorFlow 1's LSTMCell forget_bias=1.0, Keras unit_forget_bias "
+         "applied at run time).",
+         lambda inp: "f" in _biases(inp),
+         lambda inp: inp.but(params={_biases(inp)["f"]: inp.params[_biases(inp)["f"]] + 1.0}).reference())
+register("every bias applied twice", "bias", 41,
+         "Each gate's bias is added twice (e.g. PyTorch's bias_ih and bias_hh both given the full bias).",
+         lambda inp: bool(_biases(inp)),
+         lambda inp: inp.but(params={p: 2.0 * inp.params[p] for p in _biases(inp).values()}).reference())
+register("no bias", "bias", 42, "No gate adds its bias.",
+         lambda inp: bool(_biases(inp)),
+         lambda inp: inp.but(params={p: np.zeros_like(inp.params[p]) for p in _biases(inp).values()}).reference())
+for _gate in GATES:
+    register(f"no bias on gate {_gate}", "bias", 43, f"Gate {_gate} does not add its bias.",
+             lambda inp, g=_gate: g in _biases(inp),
+             lambda inp, g=_gate: inp.but(params={_biases(inp)[g]: np.zeros_like(inp.params[_biases(inp)[g]])}).reference())
+
+
+# ------------------------------------------------------------------ time
+def _flip_time(y: np.ndarray, inp: Inputs) -> np.ndarray:
+    return np.flip(y, inp.out_time_axis)
+
+
+def _input_reversed(inp: Inputs, aligned: bool) -> Result:
+    y, final = inp.but(x=np.flip(inp.x, inp.time_axis)).reference()
+    return (_flip_time(y, inp) if aligned else y), final
+
+
+def _outputs_reversed(inp: Inputs) -> Result:
+    y, final = inp.reference()
+    return _flip_time(y, inp), final
+
+
+def _shifted(inp: Inputs, lag: bool) -> Result:
+    """Outputs moved one step along the processing order, the gap filled with h0 (lag) or zeros (lead)."""
+    y, final = inp.reference()
+    ty = inp.out_time_axis
+    y = _flip_time(y, inp) if inp.reversed else y
+    steps = y.shape[ty]
+    if lag:
+        fill = np.expand_dims(inp.state[inp.anatomy.output_state], ty)  # type: ignore[index]
+        y = np.concatenate([fill, np.take(y, range(steps - 1), axis=ty)], axis=ty)
+    else:
+        last = np.zeros_like(np.take(y, [0], axis=ty))
+        y = np.concatenate([np.take(y, range(1, steps), axis=ty), last], axis=ty)
+    return (_flip_time(y, inp) if inp.reversed else y), final
+
+
+def _steps(inp: Inputs) -> int:
+    return inp.x.shape[inp.time_axis]
+
+
+register("input reversed in time (outputs in processing order)", "time", 50,
+         "The sequence is processed from its last step; y[t] is the output of the t-th step processed.",
+         lambda inp: _steps(inp) > 1, lambda inp: _input_reversed(inp, aligned=False))
+register("input reversed in time (outputs aligned with the input)", "time", 50,
+         "The sequence is processed from its last step; y[t] is the output computed at input position t.",
+         lambda inp: _steps(inp) > 1, lambda inp: _input_reversed(inp, aligned=True))
+register("outputs in reversed time order", "time", 51,
+         "The right recurrence, but y is returned last step first (a reverse direction not re-aligned, or the "
+         "reverse).",
+         lambda inp: _steps(inp) > 1, lambda inp: _outputs_reversed(inp))
+register("outputs lagging one step (y[t] = h_{t-1}, y[0] = h0)", "time", 52,
+         "Each step's output is the state before the step (written before it is updated).",
+         lambda inp: inp.anatomy.output_state is not None, lambda inp: _shifted(inp, lag=True))
+register("outputs leading one step (y[t] = h_{t+1}, last step zero)", "time", 52,
+         "Each step's output is written one slot early; the last slot keeps its zero initialization.",
+         lambda inp: inp.anatomy.output_state is not None, lambda inp: _shifted(inp, lag=False))
+
+
+# ------------------------------------------------------------------ weights
+def _weights(inp: Inputs, role: str) -> list[str]:
+    return list(inp.anatomy.roles.get(role, {}).values())
+
+
+def _square(inp: Inputs, role: str) -> bool:
+    names = _weights(inp, role)
+    return bool(names) and all(inp.params[p].ndim >= 2 and inp.params[p].shape[-1] == inp.params[p].shape[-2]
+                               for p in names)
+
+
+for _role, _what in (("recurrent", "recurrent"), ("input", "input")):
+    register(f"{_what} weights transposed", "weights", 60,
+             f"Each gate's {_what} weight is used as (out, in) instead of (in, out): its last two axes swapped "
+             f"(a square matrix, so no shape error shows it).",
+             lambda inp, r=_role: _square(inp, r),
+             lambda inp, r=_role: inp.but(params={p: np.swapaxes(inp.params[p], -1, -2) for p in _weights(inp, r)}).reference())
+
+
+# ------------------------------------------------------------------ peepholes
+def _peephole_gates(inp: Inputs) -> tuple[str, ...]:
+    a = inp.anatomy
+    return tuple(g for g in a.gates if g in a.peepholes)
+
+
+def _permute_peepholes(inp: Inputs, order: tuple[str, ...]) -> Result:
+    a, canon = inp.anatomy, _peephole_gates(inp)
+    params = {a.peepholes[gate].param: inp.params[a.peepholes[block].param] for block, gate in zip(canon, order)}
+    return inp.but(params=params).reference()
+
+
+def _output_peephole_on_previous(inp: Inputs) -> Result:
+    a = inp.anatomy
+    peep = a.peepholes["o"]
+    state = next(s for s, d in inp.spec.states.items() if d.next == peep.reads)
+    node = rewrite(inp.spec.equations["o"].node, swap_node(Name(peep.reads), Name(state)))
+    return inp.reference(a.edit(inp.spec, "output-gate peephole on the previous cell state", {"o": node}))
+
+
+register("no peepholes", "peephole", 80, "The peephole terms are left out (every peephole weight zero).",
+         lambda inp: bool(inp.anatomy.peepholes),
+         lambda inp: inp.but(params={p.param: np.zeros_like(inp.params[p.param])
+                                     for p in inp.anatomy.peepholes.values()}).reference())
+for _gate in ("i", "f", "o"):
+    register(f"no peephole on gate {_gate}", "peephole", 81, f"Gate {_gate} leaves out its peephole term.",
+             lambda inp, g=_gate: g in inp.anatomy.peepholes and len(inp.anatomy.peepholes) > 1,
+             lambda inp, g=_gate: inp.but(params={inp.anatomy.peepholes[g].param:
+                                                  np.zeros_like(inp.params[inp.anatomy.peepholes[g].param])}).reference())
+register("output-gate peephole on c_{t-1} instead of c_t", "peephole", 81,
+         "The output gate's peephole looks at the previous cell state, like the input and forget gates, "
+         "instead of the new one.",
+         lambda inp: "o" in inp.anatomy.peepholes and inp.anatomy.peepholes["o"].reads not in inp.spec.states,
+         _output_peephole_on_previous)
+for _order in list(permutations(("i", "f", "o")))[1:]:  # the first is the spec's own order
+    register(f"peephole order {','.join(_order)}", "peephole", 82,
+             "The peephole weights, laid out in the spec's gate order, are read in this order (ONNX stores P as "
+             "i,o,f).",
+             lambda inp, o=_order: _peephole_gates(inp) == ("i", "f", "o"),
+             lambda inp, o=_order: _permute_peepholes(inp, o),
+             note=lambda inp, o=_order: _moved(_peephole_gates(inp), o, "peepholes"))
+
+
+# ------------------------------------------------------------------ step by step
+def _round_float16(a: np.ndarray) -> np.ndarray:
+    # Through float32, as torch's .half() rounds a float64 tensor (numpy's direct float64 -> float16
+    # rounding differs on about 1 value in 10^4, near ties).
+    return np.asarray(a, dtype=np.float32).astype(np.float16).astype(np.float64)
+
+
+def _round_bfloat16(a: np.ndarray) -> np.ndarray:
+    # Round to nearest even on the upper 16 bits of the float32 pattern (numpy has no bfloat16).
+    bits = np.asarray(a, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+    return bits.astype(np.uint32).view(np.float32).astype(np.float64)
+
+
+ROUNDINGS = {"float16": _round_float16, "bfloat16": _round_bfloat16}
+
+
+def _rounded_cell(inp: Inputs, fmt: str, on_entry: bool) -> Result:
+    rnd = ROUNDINGS[fmt]
+
+    def store(_k: int, state: dict) -> dict:
+        return {**state, "c": rnd(state["c"])}
+
+    return stepwise(inp, before=(lambda k, s: store(k, s) if k == 0 else s) if on_entry else None, after=store)
+
+
+register("state not carried between timesteps", "state", 90,
+         "Every step starts again from the initial state (the new state is computed but never fed back).",
+         lambda inp: _steps(inp) > 1, lambda inp: stepwise(inp, before=lambda _k, _s: dict(inp.state)))
+for _fmt in ("float16", "bfloat16"):
+    register(f"cell state rounded to {_fmt} after every step", "precision", 95,
+             f"The cell state is stored in {_fmt} between steps (computed in full precision within a step; "
+             f"h_t uses the unrounded c_t; the returned c_T is the stored one).",
+             lambda inp, f=_fmt: "c" in inp.state and inp.mantissa > MANTISSA[f],
+             lambda inp, f=_fmt: _rounded_cell(inp, f, on_entry=False))
+    register(f"cell state rounded to {_fmt} on entry and after every step", "precision", 96,
+             f"As 'cell state rounded to {_fmt} after every step', and the initial c0 is rounded when loaded.",
+             lambda inp, f=_fmt: "c" in inp.state and inp.mantissa > MANTISSA[f] and _nonzero_state(inp, "c"),
+             lambda inp, f=_fmt: _rounded_cell(inp, f, on_entry=True))

@@ -1,0 +1,239 @@
+"""Known deviations of convolutional recurrences: flipped kernels, ``same``
+padding on the wrong side, dilation on the wrong convolution or ignored,
+kernel axes swapped.
+
+Not here: the layer's *strides* applied to the recurrent convolution. Its
+``same`` padding with stride s > 1 shrinks every axis longer than 1 (and a
+stride changes nothing on an axis of length 1), so that bug can only show as
+a shape error, which the checker reports already.
+
+Two identities let the spec's own reference (cross-correlation, TensorFlow's
+``same``) compute the deviations:
+
+- Flipping the input *and* the kernel of a cross-correlation along an axis
+  flips its output and moves ``same``'s odd padding row to the other side:
+  with ``x'[m] = x[n-1-m]`` and ``w'[j] = w[k-1-j]`` padded (a, b),
+  ``out'[i] = out[n-1-i]`` where ``out`` is padded (b, a). So running the
+  whole step on spatially flipped frames, states and kernels, and flipping
+  the result back, is the spec with the extra row/column at the start.
+- A ``valid`` convolution reads only the first ``(out-1)*stride + span``
+  positions, and ``same`` is ``valid`` on the input padded (before, after).
+  Padding (or cropping) the input to exactly that window and switching the
+  attribute to ``valid`` gives the same result, and a window read exactly is
+  unchanged by the flip above, whatever the stride: so the input
+  convolution can be put on either side independently of the recurrent one.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..expr.dims import same_padding
+from ..expr.functions import conv_options
+from ..expr.ir import Call
+from ..reference.binding import leading_axes
+from .anatomy import conv_setting, rewrite
+from .variant import Inputs, Result, register, spatial_axes
+
+
+def _kernels(inp: Inputs, role: str | None = None) -> list[str]:
+    return [p for p, r in inp.anatomy.conv_kernels.items() if role is None or r == role]
+
+
+def _kernel_axes(w: np.ndarray) -> tuple[int, ...]:
+    return tuple(range(w.ndim - 2))
+
+
+def _x_lead(inp: Inputs) -> int:
+    return leading_axes(inp.spec, next(iter(inp.spec.inputs.values())))
+
+
+def _state_shaped(inp: Inputs, param: str) -> bool:
+    shape = inp.spec.params[param].shape
+    return any(shape == decl.shape[1:] for decl in inp.spec.states.values())
+
+
+# ------------------------------------------------------------------ flipped kernels
+def _flippable(inp: Inputs, role: str | None) -> bool:
+    names = _kernels(inp, role)
+    return bool(names) and any(max(inp.params[p].shape[:-2], default=1) > 1 for p in names)
+
+
+def _flip_kernels(inp: Inputs, role: str | None) -> Result:
+    return inp.but(params={p: np.flip(inp.params[p], _kernel_axes(inp.params[p])) for p in _kernels(inp, role)}).reference()
+
+
+register("kernels flipped (convolution instead of cross-correlation)", "conv", 70,
+         "Every convolution flips its kernel (a true convolution, e.g. scipy.signal.convolve), where the spec "
+         "cross-correlates.",
+         lambda inp: _flippable(inp, "input") and _flippable(inp, "recurrent"), lambda inp: _flip_kernels(inp, None))
+for _role in ("input", "recurrent"):
+    register(f"{_role} kernels flipped (convolution instead of cross-correlation)", "conv", 71,
+             f"The {_role} convolutions flip their kernels; the others cross-correlate as the spec says.",
+             lambda inp, r=_role: _flippable(inp, r), lambda inp, r=_role: _flip_kernels(inp, r))
+
+
+# ------------------------------------------------------------------ same padding side
+def _input_setting(inp: Inputs) -> list[tuple[str, int, int, int]] | None:
+    """Per spatial axis (padding, stride, dilation, kernel) of the input convolutions, when
+    they all agree and take their padding from the attribute (nothing else does)."""
+    a = inp.anatomy
+    if not a.input_convs or "padding" not in inp.spec.attributes:
+        return None
+    if any(conv_options(c).padding is not None for c in a.input_convs):
+        return None
+    if any(conv_options(c).padding is None for c in a.recurrent_convs):
+        return None
+    settings = {tuple(conv_setting(c, inp.params[c.args[1].id].shape, inp.attrs)) for c in a.input_convs}  # type: ignore[union-attr]
+    return list(settings.pop()) if len(settings) == 1 else None
+
+
+def _lopsided(n: int, padding: str, stride: int, dilation: int, k: int) -> bool:
+    if padding != "same":
+        return False
+    before, after = same_padding(n, k, stride, dilation)
+    return before != after
+
+
+def _input_lopsided(inp: Inputs) -> bool:
+    setting = _input_setting(inp)
+    if setting is None:
+        return False
+    sizes = [inp.x.shape[ax] for ax in spatial_axes(inp.x, _x_lead(inp))]
+    return any(_lopsided(n, *s) for n, s in zip(sizes, setting))
+
+
+def _recurrent_lopsided(inp: Inputs) -> bool:
+    a = inp.anatomy
+    if not a.recurrent_convs or _input_setting(inp) is None:
+        return False
+    state = next(iter(inp.state.values()))
+    sizes = [state.shape[ax] for ax in spatial_axes(state, 1)]
+    for call in a.recurrent_convs:
+        setting = conv_setting(call, inp.params[call.args[1].id].shape, inp.attrs)  # type: ignore[union-attr]
+        if any(_lopsided(n, *s) for n, s in zip(sizes, setting)):
+            return True
+    return False
+
+
+def _input_window(inp: Inputs, *, wrong_side: bool) -> Inputs:
+    """x padded (same; the odd row on the wrong side if asked) or cropped (valid) to exactly
+    what the input convolution reads, with the attribute switched to valid."""
+    setting = _input_setting(inp)
+    assert setting is not None
+    x = inp.x
+    for axis, (padding, stride, dilation, k) in zip(spatial_axes(x, _x_lead(inp)), setting):
+        n = x.shape[axis]
+        if padding == "same":
+            before, after = same_padding(n, k, stride, dilation)
+            if wrong_side:
+                before, after = after, before
+            widths = [(0, 0)] * x.ndim
+            widths[axis] = (before, after)
+            x = np.pad(x, widths)
+        else:
+            span = dilation * (k - 1) + 1
+            used = (n - span) // stride * stride + span
+            x = np.take(x, range(used), axis=axis)
+    return inp.but(x=x, attrs={"padding": "valid"})
+
+
+def _flipped_frames(inp: Inputs) -> Inputs:
+    """Frames, states and every spatial parameter flipped along every spatial axis."""
+    kernels = set(_kernels(inp))
+    params = {}
+    for name, value in inp.params.items():
+        if name in kernels:
+            params[name] = np.flip(value, _kernel_axes(value))
+        elif _state_shaped(inp, name):
+            params[name] = np.flip(value, tuple(range(value.ndim - 1)))
+    state = {k: np.flip(v, spatial_axes(v, 1)) for k, v in inp.state.items()}
+    return inp.but(x=np.flip(inp.x, spatial_axes(inp.x, _x_lead(inp))), state=state, params=params)
+
+
+def _unflip(inp: Inputs, result: Result) -> Result:
+    y, final = result
+    out_lead = leading_axes(inp.spec, next(iter(inp.spec.outputs.values())))
+    return np.flip(y, spatial_axes(y, out_lead)), {k: np.flip(v, spatial_axes(v, 1)) for k, v in final.items()}
+
+
+def _spatial_params_known(inp: Inputs) -> bool:
+    kernels = set(_kernels(inp))
+    return all(n in kernels or _state_shaped(inp, n) or v.ndim <= 1 for n, v in inp.params.items())
+
+
+def _wrong_side(inp: Inputs, *, input_side: bool, recurrent_side: bool) -> Result:
+    window = _input_window(inp, wrong_side=input_side)
+    if not recurrent_side:
+        return window.reference()
+    return _unflip(inp, _flipped_frames(window).reference())
+
+
+_PAD = "same padding with the extra row/column at the start"
+register(f"{_PAD} (both convolutions)", "padding", 72,
+         "Both convolutions pad an even kernel's odd row/column before (top/left) instead of after as "
+         "TensorFlow does (e.g. a hand-written F.pad(x, (1, 0, 1, 0))).",
+         lambda inp: _input_lopsided(inp) and _recurrent_lopsided(inp) and _spatial_params_known(inp),
+         lambda inp: _wrong_side(inp, input_side=True, recurrent_side=True))
+register(f"{_PAD} (input convolution)", "padding", 73,
+         "The input convolution pads the odd row/column before instead of after.",
+         _input_lopsided, lambda inp: _wrong_side(inp, input_side=True, recurrent_side=False))
+register(f"{_PAD} (recurrent convolution)", "padding", 73,
+         "The recurrent convolution pads the odd row/column before instead of after.",
+         lambda inp: _recurrent_lopsided(inp) and _spatial_params_known(inp),
+         lambda inp: _wrong_side(inp, input_side=False, recurrent_side=True))
+
+
+# ------------------------------------------------------------------ dilation
+def _attr(inp: Inputs, name: str) -> tuple[int, ...]:
+    value = inp.attrs.get(name, 1)
+    return tuple(value) if isinstance(value, (tuple, list)) else (int(value),)
+
+
+def _recurrent_fixed(inp: Inputs, option: str) -> bool:
+    return bool(inp.anatomy.recurrent_convs) and all(isinstance(c.option(option), int) for c in inp.anatomy.recurrent_convs)
+
+
+def _recurrent_takes(inp: Inputs, option: str) -> Result:
+    a = inp.anatomy
+    calls = set(a.recurrent_convs)
+
+    def edit(node):  # type: ignore[no-untyped-def]
+        if isinstance(node, Call) and node in calls:
+            kwargs = tuple((k, option if k == option else v) for k, v in node.kwargs)
+            return Call(node.func, node.args, kwargs, node.text)
+        return None
+
+    equations = {name: rewrite(inp.spec.equations[name].node, edit) for name in inp.spec.order
+                 if any(c in calls for c in inp.spec.equations[name].node.walk())}
+    return inp.reference(a.edit(inp.spec, f"{option} applied to the recurrent convolution", equations))
+
+
+register("dilation applied to the recurrent convolution", "conv", 74,
+         "The recurrent convolution uses the layer's dilation_rate, where the spec fixes it at 1 (as Keras does).",
+         lambda inp: "dilation" in inp.spec.attributes and set(_attr(inp, "dilation")) != {1}
+         and _recurrent_fixed(inp, "dilation"),
+         lambda inp: _recurrent_takes(inp, "dilation"))
+register("dilation ignored", "conv", 75,
+         "The input convolution runs undilated (dilation_rate dropped); only visible where the shapes still fit "
+         "(same padding).",
+         lambda inp: "dilation" in inp.spec.attributes and set(_attr(inp, "dilation")) != {1},
+         lambda inp: inp.but(attrs={"dilation": (1,) * len(_attr(inp, "dilation"))}).reference())
+
+
+# ------------------------------------------------------------------ kernel axes
+def _swap_rows_cols(inp: Inputs) -> Result:
+    params = {}
+    for p in _kernels(inp):
+        w = inp.params[p]
+        n = w.ndim - 2
+        params[p] = np.swapaxes(w, n - 2, n - 1)
+    return inp.but(params=params).reference()
+
+
+register("kernel rows and columns swapped", "conv", 76,
+         "Every kernel is read with its last two spatial axes (rows, cols) swapped: a (filters, channels, kh, kw) "
+         "weight permuted (3, 2, 1, 0) instead of (2, 3, 1, 0). With equal strides and dilation on both axes, "
+         "running on frames with rows and columns swapped and swapping back computes the same, so this also "
+         "names that bug.",
+         lambda inp: bool(_kernels(inp)) and all(inp.params[p].ndim >= 4 for p in _kernels(inp)),
+         _swap_rows_cols)

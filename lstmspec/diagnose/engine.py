@@ -1,0 +1,224 @@
+"""Explain a failed case: which known deviation of the spec reproduces the implementation's output.
+
+Each variant of the catalogue (``VARIANTS``) is the spec's reference with one
+thing done differently. A variant *matches* when the implementation's ``y``
+and every final state it returned are within the bound the checker uses
+(``precision.bound`` of the yardstick's error against the float64
+reference) of the variant's values, and the variant itself is more than
+twice that bound away from the reference, so that the match says something
+the failure did not already say. The first match in catalogue order is
+reported; when none matches, the first diverging quantity and step are.
+
+    >>> diagnose(spec, data, outcome.y, outcome.final, expected, precision, yardstick=yard).text
+    'matches lstm with forget-gate bias +1: y, h_T, c_T within the bound (worst y: error 2.1e-08 <= bound 4.4e-06)'
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..check.compare import scaled_error
+from ..check.oracle import CaseData, Expected
+from ..check.precision import Precision
+from ..errors import ConfigError
+from ..reference.binding import leading_axes
+from .variant import Inputs, Result, Variant, ordered, to_channels_first
+
+DEFAULT_BUDGET_S = 2.0
+DISTINCT = 2.0  # a variant closer than DISTINCT * bound to the reference explains nothing
+
+
+@dataclass
+class Diagnosis:
+    """What a diagnosis found; ``text`` is the one line the reports print."""
+
+    text: str
+    variant: str | None = None  # the matching deviation's name
+    note: str = ""  # what the name means on this spec
+    quantity: str = ""  # worst quantity of a match, or the first diverging one
+    step: int | None = None  # first diverging step of y (no match)
+    error: float = 0.0
+    bound: float = 0.0
+    tried: int = 0  # variants that applied and were run
+    seconds: float = 0.0
+    complete: bool = True  # False when the time budget stopped the search
+    crashed: list[str] = field(default_factory=list)  # "name: error" of variants that raised
+    also: list[str] = field(default_factory=list)  # other matching variants (exhaustive search only)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass
+class _Quantity:
+    name: str  # "y", "h_T"
+    key: str  # "y" or the state name
+    actual: np.ndarray
+    expected: np.ndarray
+    bound: float
+    time_axis: int | None
+
+
+def diagnose(spec: Any, data: CaseData, y: Any, final: Mapping[str, Any], expected: Expected, precision: Precision,
+             *, yardstick: Expected | None = None, budget_s: float = DEFAULT_BUDGET_S,
+             variants: Sequence[str] | None = None, prefer: Sequence[str] = (), exhaustive: bool = False) -> Diagnosis:
+    """Try the catalogue (or the named ``variants``) on a failed case.
+
+    ``y``/``final`` are the implementation's float64 results in the case's
+    data format (``y`` only the last step when the case does not return
+    sequences), ``expected`` the float64 reference, ``yardstick`` the spec in
+    the precision under test (computed with torch on the CPU when not given).
+    ``prefer``: names tried first (the last match of the same implementation:
+    one bug fails every case alike). ``exhaustive``: after a match, try the
+    rest and name every other variant that reproduces the output too.
+    ``text`` is empty when ``y`` and the final states are within their bound:
+    then the failure is elsewhere (gradients, shapes) and no forward deviation
+    explains it.
+    """
+    start = time.perf_counter()
+    if yardstick is None:
+        yardstick = _yardstick(data, precision)
+    quantities = _quantities(data, y, final, expected, yardstick, precision)
+    diverging = _first_divergence(quantities)
+    if diverging is None:
+        return Diagnosis("", seconds=time.perf_counter() - start)
+    inp = Inputs.from_data(data, precision)
+    catalogue = sorted(ordered(list(variants) if variants is not None else None), key=lambda v: v.name not in prefer)
+    tried, crashed, complete = 0, [], True
+    match: tuple[Variant, _Quantity, float] | None = None
+    also: list[str] = []
+    for variant in catalogue:
+        if time.perf_counter() - start > budget_s:
+            complete = False
+            break
+        result = _run(variant, inp, data, crashed)
+        if result is None:
+            continue
+        tried += 1
+        found = _match(quantities, result)
+        if found is None:
+            continue
+        if match is not None:
+            also.append(variant.name)
+            continue
+        match = (variant, *found)
+        if not exhaustive:
+            break
+    seconds = time.perf_counter() - start
+    if match is not None:
+        variant, worst, error = match
+        note = variant.note(inp) if variant.note is not None else ""
+        names = ", ".join(q.name for q in quantities)
+        text = (f"matches {spec.name} with {variant.name}" + (f" ({note})" if note else "")
+                + f": {names} within the bound (worst {worst.name}: error {error:.2g} <= bound {worst.bound:.2g})"
+                + (f"; also matches: {'; '.join(also)}" if also else ""))
+        return Diagnosis(text, variant.name, note, worst.name, None, error, worst.bound, tried, seconds, complete,
+                         crashed, also)
+    q, step, error = diverging
+    where = f"{q.name} at step {step}" if step is not None else q.name
+    what = "NaN or Inf" if not np.isfinite(error) else (
+        f"shape {q.actual.shape}, but the spec says {q.expected.shape}" if q.actual.shape != q.expected.shape
+        else f"error {error:.2g} > bound {q.bound:.2g}")
+    searched = f"{tried} tried" + ("" if complete else f", stopped by the {budget_s:g} s budget")
+    text = f"no known deviation of {spec.name} matches ({searched}); first divergence: {where} ({what})"
+    return Diagnosis(text, None, "", q.name, step, error, q.bound, tried, seconds, complete, crashed)
+
+
+def describe_failure(spec: Any, data: CaseData, outcome: Any, expected: Expected, yardstick: Expected,
+                     precision: Precision, **options: Any) -> str:
+    """``diagnose(...).text`` for a failed outcome (an adapters.base.Outcome), never raising:
+    a diagnosis must not turn a failed case into a crashed run."""
+    try:
+        return diagnose(spec, data, outcome.y, outcome.final, expected, precision, yardstick=yardstick,
+                        **options).text
+    except Exception as exc:  # noqa: BLE001
+        return f"diagnosis failed: {type(exc).__name__}: {exc}"
+
+
+def _yardstick(data: CaseData, precision: Precision) -> Expected:
+    try:
+        from ..check.oracle import spec_in_torch
+
+        return spec_in_torch(data, precision.dtype, "cpu", precision, with_grads=False)
+    except ImportError:  # no torch: the bound is the precision's floor
+        y, final = data.spec.reference(data.x, data.state, data.params, data.attrs)
+        return Expected(np.asarray(y), {k: np.asarray(v) for k, v in final.items()})
+
+
+def _quantities(data: CaseData, y: Any, final: Mapping[str, Any], expected: Expected, yard: Expected,
+                precision: Precision) -> list[_Quantity]:
+    def bound(ref: np.ndarray, stick: np.ndarray | None) -> float:
+        err = scaled_error(stick, ref)[0] if stick is not None and np.shape(stick) == ref.shape else 0.0
+        return precision.bound(err if np.isfinite(err) else 0.0)
+
+    y_ref, y_yard, axis = expected.y, yard.y, data.time_axis
+    if not data.return_sequences:
+        y_ref, y_yard, axis = data.last_step(y_ref), data.last_step(y_yard), None
+    out = [_Quantity("y", "y", np.asarray(y, dtype=np.float64), y_ref, bound(y_ref, y_yard), axis)]
+    for name, ref in expected.final.items():
+        if name in final:
+            out.append(_Quantity(f"{name}_T", name, np.asarray(final[name], dtype=np.float64), ref,
+                                 bound(ref, yard.final.get(name)), None))
+    return out
+
+
+def _first_divergence(quantities: list[_Quantity]) -> tuple[_Quantity, int | None, float] | None:
+    for q in quantities:
+        if q.actual.shape != q.expected.shape:
+            return q, None, 0.0
+        error = scaled_error(q.actual, q.expected)[0]
+        if error <= q.bound:
+            continue
+        step = None
+        if q.time_axis is not None and q.actual.ndim > q.time_axis:
+            scale = max(float(np.max(np.abs(q.expected))), np.finfo(np.float64).tiny)
+            for t in range(q.actual.shape[q.time_axis]):
+                a, e = np.take(q.actual, t, axis=q.time_axis), np.take(q.expected, t, axis=q.time_axis)
+                if not np.all(np.isfinite(a)) or float(np.max(np.abs(a - e))) / scale > q.bound:
+                    step = t
+                    break
+        return q, step, error
+    return None
+
+
+def _run(variant: Variant, inp: Inputs, data: CaseData, crashed: list[str]) -> Result | None:
+    """The variant's (y, final) in the case's format, or None where it does not apply."""
+    try:
+        if not variant.applies(inp):
+            return None
+        y, final = variant.run(inp)
+    except (ConfigError, ValueError):
+        return None  # shapes that do not fit: this deviation cannot have produced the output
+    except Exception as exc:  # noqa: BLE001 - a broken entry must not hide the others
+        crashed.append(f"{variant.name}: {type(exc).__name__}: {exc}")
+        return None
+    if data.attrs.get("data_format") == "channels_first":
+        spec = data.spec
+        y = to_channels_first(y, leading_axes(spec, next(iter(spec.outputs.values()))))
+        final = {k: to_channels_first(v, leading_axes(spec, spec.states[k])) for k, v in final.items()}
+    if not data.return_sequences:
+        y = data.last_step(y)
+    return y, final
+
+
+def _match(quantities: list[_Quantity], result: Result) -> tuple[_Quantity, float] | None:
+    """(worst quantity, its error) when the variant reproduces every quantity and differs from the reference."""
+    y, final = result
+    worst: tuple[_Quantity, float] | None = None
+    distinct = False
+    for q in quantities:
+        value = y if q.key == "y" else final.get(q.key)
+        if value is None or value.shape != q.actual.shape or not np.all(np.isfinite(value)):
+            return None
+        error = scaled_error(q.actual, value)[0]
+        if not error <= q.bound:
+            return None
+        if value.shape != q.expected.shape or scaled_error(value, q.expected)[0] > DISTINCT * q.bound:
+            distinct = True
+        if worst is None or error / q.bound > worst[1] / worst[0].bound:
+            worst = (q, error)
+    return worst if distinct else None

@@ -1,0 +1,151 @@
+"""A known deviation: the spec's own reference, run with exactly one thing done differently.
+
+A ``Variant`` never computes an LSTM itself. Its ``run`` transforms the
+case's inputs, parameters or attributes, or edits a copy of the spec's
+equations, and calls the spec's reference (``Inputs.reference``); what comes
+back is what an implementation with that one bug would return. So the
+catalogue works for every spec whose equations have the structure a variant
+looks for (``applies``), and each variant's math is a few lines that can be
+checked by eye.
+
+Variants see the case in channels-last layout (``Inputs``); the engine
+converts the result back to the case's data format.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from ..check.oracle import CaseData
+from ..check.precision import Precision
+from ..reference.binding import leading_axes
+from ..reference.program import run_reference, time_axis
+from ..registry import Registry
+from ..spec.model import Spec
+from .anatomy import Anatomy, anatomy
+
+#: Significand bits (with the implicit one) of each storage dtype.
+MANTISSA = {"float64": 53, "float32": 24, "float16": 11, "bfloat16": 8}
+
+Result = tuple[np.ndarray, dict[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """One case as a variant sees it: float64, channels last, attributes resolved."""
+
+    spec: Spec
+    x: np.ndarray
+    state: Mapping[str, np.ndarray]
+    params: Mapping[str, np.ndarray]
+    attrs: Mapping[str, Any]
+    mantissa: int = 53  # of the precision under test: a rounding is only a deviation if coarser
+
+    @classmethod
+    def from_data(cls, data: CaseData, precision: Precision | None = None) -> "Inputs":
+        spec, attrs = data.spec, dict(data.attrs)
+        x, state = data.x, dict(data.state)
+        if attrs.get("data_format") == "channels_first":
+            attrs["data_format"] = "channels_last"
+            x = to_channels_last(x, leading_axes(spec, next(iter(spec.inputs.values()))))
+            state = {k: to_channels_last(v, leading_axes(spec, spec.states[k])) for k, v in state.items()}
+        mantissa = MANTISSA.get(precision.dtype, 53) if precision is not None else 53
+        return cls(spec, np.asarray(x, dtype=np.float64), state, dict(data.params), attrs, mantissa)
+
+    @property
+    def anatomy(self) -> Anatomy:
+        return anatomy(self.spec)
+
+    @property
+    def time_axis(self) -> int:
+        return time_axis(self.spec, next(iter(self.spec.inputs.values())))
+
+    @property
+    def out_time_axis(self) -> int:
+        return time_axis(self.spec, next(iter(self.spec.outputs.values())))
+
+    @property
+    def reversed(self) -> bool:
+        return self.spec.recurrence.reversed(self.attrs)
+
+    def but(self, **changes: Any) -> "Inputs":
+        """A copy with some fields changed; ``attrs``/``params``/``state`` changes are merged."""
+        for name in ("attrs", "params", "state"):
+            if name in changes:
+                changes[name] = {**getattr(self, name), **changes[name]}
+        return replace(self, **changes)
+
+    def reference(self, spec: Spec | None = None) -> Result:
+        y, final = run_reference(spec or self.spec, self.x, self.state, self.params, self.attrs)
+        return np.asarray(y), {k: np.asarray(v) for k, v in final.items()}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One entry of the catalogue.
+
+    ``name`` completes the sentence "matches <spec> with ..."; ``note``, where
+    given, says what the name means on this spec (which parameters moved).
+    """
+
+    name: str
+    family: str
+    rank: int  # the engine tries low ranks first: cheap and common deviations
+    doc: str
+    applies: Callable[[Inputs], bool]
+    run: Callable[[Inputs], Result]
+    note: Callable[[Inputs], str] | None = None
+
+
+VARIANTS: Registry[Variant] = Registry("deviation")
+
+
+def register(name: str, family: str, rank: int, doc: str, applies: Callable[[Inputs], bool],
+             run: Callable[[Inputs], Result], note: Callable[[Inputs], str] | None = None) -> Variant:
+    return VARIANTS.register(name, Variant(name, family, rank, doc, applies, run, note))
+
+
+def ordered(names: list[str] | None = None) -> list[Variant]:
+    """The catalogue (or the named part of it) in the order the engine tries it."""
+    variants = [VARIANTS.get(n) for n in (names if names is not None else VARIANTS.names())]
+    return sorted(variants, key=lambda v: v.rank)
+
+
+# ------------------------------------------------------------- run helpers
+def stepwise(inp: Inputs, *, before: Callable[[int, dict], dict] | None = None,
+             after: Callable[[int, dict], dict] | None = None) -> Result:
+    """The reference one timestep at a time, in processing order, with a hook on
+    the state before and after each step (``k`` counts processed steps)."""
+    tx, ty = inp.time_axis, inp.out_time_axis
+    steps = inp.x.shape[tx]
+    order = range(steps - 1, -1, -1) if inp.reversed else range(steps)
+    ys: list[Any] = [None] * steps
+    state = dict(inp.state)
+    for k, t in enumerate(order):
+        if before is not None:
+            state = before(k, state)
+        one = replace(inp, x=np.take(inp.x, [t], axis=tx), state=state)
+        y, state = one.reference()
+        if after is not None:
+            state = after(k, state)
+        ys[t] = y
+    return np.concatenate(ys, axis=ty), state
+
+
+def to_channels_last(a: np.ndarray, lead: int) -> np.ndarray:
+    return a if a.ndim <= lead + 1 else np.moveaxis(a, lead, -1)
+
+
+def to_channels_first(a: np.ndarray, lead: int) -> np.ndarray:
+    return a if a.ndim <= lead + 1 else np.moveaxis(a, -1, lead)
+
+
+def spatial_axes(a: np.ndarray, lead: int) -> tuple[int, ...]:
+    """Axes between the leading (batch, time) axes and the channels of a channels-last array."""
+    return tuple(range(lead, a.ndim - 1))
+
+
+__all__ = ["Inputs", "Variant", "VARIANTS", "register", "ordered", "stepwise", "MANTISSA"]

@@ -1,0 +1,378 @@
+"""Diagnosis of failed cases: independent wrong kernels are named by exactly their deviation.
+
+The deviating kernels here are written without the diagnoser (torch.nn.LSTM,
+nn.LSTMCell, a hand-written torch loop, a textbook convolution), so a test
+passing means the catalogue entry reproduces a real bug, not itself.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+import lstmspec  # noqa: E402
+from lstmspec.check.cases import default_matrix, make_case  # noqa: E402
+from lstmspec.check.compare import scaled_error  # noqa: E402
+from lstmspec.check.oracle import make_data, reference, spec_in_torch  # noqa: E402
+from lstmspec.check.precision import PRECISIONS  # noqa: E402
+from lstmspec.check.runner import compare_outcome  # noqa: E402
+from lstmspec.diagnose import VARIANTS, Inputs, describe_failure, diagnose  # noqa: E402
+from lstmspec.diagnose.variant import ordered, register  # noqa: E402
+from lstmspec.kernels.protocol import KernelAdapter  # noqa: E402
+
+GATES = "ifgo"
+
+
+# ---------------------------------------------------------------- harness
+def run_kernel(kernel, spec_name, *, dtype="float64", attrs=None, options=None, dims=None, seed=0):
+    """Run ``kernel`` on one case as the checker does; return what diagnose needs."""
+    spec = lstmspec.load_spec(spec_name)
+    data = make_data(spec, make_case(spec, dims, attrs, options), seed)
+    precision = PRECISIONS.get(dtype)
+    impl = KernelAdapter(kernel, "test kernel", spec.name)
+    outcome = impl.run(data, "cpu", precision, False)
+    expected = reference(data)
+    yard = spec_in_torch(data, precision.dtype, "cpu", precision, with_grads=False)
+    comparisons = compare_outcome(spec, data, impl, outcome, expected, yard, precision, False)
+    return spec, data, outcome, expected, yard, precision, comparisons
+
+
+def diagnosis_of(kernel, spec_name, **case):
+    spec, data, outcome, expected, yard, precision, comparisons = run_kernel(kernel, spec_name, **case)
+    assert not all(c.passed for c in comparisons), "the deviating kernel must fail the check"
+    found = diagnose(spec, data, outcome.y, outcome.final, expected, precision, yardstick=yard)
+    assert not found.crashed
+    return found
+
+
+def passes(kernel, spec_name, **case):
+    comparisons = run_kernel(kernel, spec_name, **case)[-1]
+    return [c.describe() for c in comparisons if not c.passed]
+
+
+# ---------------------------------------------------------------- LSTM kernels written without lstmspec
+def nn_lstm(*, reads_as=GATES, forget_bias=0.0, reverse=False, initial_state=True):
+    """torch.nn.LSTM given the canonical parameters. ``reads_as``: the gate order the kernel's author
+    believed the spec's blocks to be in (ONNX's i,o,f,g for a kernel written against ONNX)."""
+
+    def kernel(x, state, params, config):
+        layer = torch.nn.LSTM(x.shape[-1], state["h"].shape[-1], batch_first=True).to(x.dtype)
+        blocks = {name: [params[f"{name}_{g}"] for g in GATES] for name in ("W", "U", "b")}
+        believed = {name: dict(zip(reads_as, blocks[name])) for name in blocks}
+        b = dict(believed["b"])
+        b["f"] = b["f"] + forget_bias
+        with torch.no_grad():
+            layer.weight_ih_l0.copy_(torch.cat([believed["W"][g] for g in GATES], dim=1).T)  # torch: i, f, g, o
+            layer.weight_hh_l0.copy_(torch.cat([believed["U"][g] for g in GATES], dim=1).T)
+            layer.bias_ih_l0.copy_(torch.cat([b[g] for g in GATES]))
+            layer.bias_hh_l0.zero_()
+        xs = x.flip(1) if reverse else x
+        if initial_state:
+            y, (h, c) = layer(xs, (state["h"][None], state["c"][None]))
+        else:
+            y, (h, c) = layer(xs)
+        return y, {"h": h[0], "c": c[0]}
+
+    return kernel
+
+
+def lstm_cell_loop(*, cell_dtype=None):
+    """nn.LSTMCell unrolled; with ``cell_dtype`` the cell state is stored in it between steps."""
+
+    def kernel(x, state, params, config):
+        cell = torch.nn.LSTMCell(x.shape[-1], state["h"].shape[-1]).to(x.dtype)
+        with torch.no_grad():
+            cell.weight_ih.copy_(torch.cat([params[f"W_{g}"] for g in GATES], dim=1).T)
+            cell.weight_hh.copy_(torch.cat([params[f"U_{g}"] for g in GATES], dim=1).T)
+            cell.bias_ih.copy_(torch.cat([params[f"b_{g}"] for g in GATES]))
+            cell.bias_hh.zero_()
+        h, c, ys = state["h"], state["c"], []
+        for t in range(x.shape[1]):
+            h, c = cell(x[:, t], (h, c))
+            if cell_dtype is not None:
+                c = c.to(cell_dtype).to(x.dtype)
+            ys.append(h)
+        return torch.stack(ys, 1), {"h": h, "c": c}
+
+    return kernel
+
+
+def hand_lstm(*, gate_act=torch.sigmoid):
+    def kernel(x, state, params, config):
+        h, c, ys = state["h"], state["c"], []
+        for t in range(x.shape[1]):
+            z = {g: x[:, t] @ params[f"W_{g}"] + h @ params[f"U_{g}"] + params[f"b_{g}"] for g in GATES}
+            i, f, o, g = gate_act(z["i"]), gate_act(z["f"]), gate_act(z["o"]), torch.tanh(z["g"])
+            c = f * c + i * g
+            h = o * torch.tanh(c)
+            ys.append(h)
+        return torch.stack(ys, 1), {"h": h, "c": c}
+
+    return kernel
+
+
+# ---------------------------------------------------------------- ConvLSTM2D written without lstmspec
+def tf_same(k):
+    """TensorFlow's `same` for stride 1: the odd padding row goes after."""
+    return (k - 1) // 2, k - 1 - (k - 1) // 2
+
+
+def extra_first(k):
+    before, after = tf_same(k)
+    return after, before
+
+
+def conv2d(x, w, pads, *, convolve=False):
+    """Channels-last 2-D correlation (or, with ``convolve``, the textbook convolution
+    out[i] = sum_p x[i + k-1-p] w[p]), stride 1, as a sum over kernel offsets."""
+    (top, bottom), (left, right) = pads
+    x = F.pad(x, (0, 0, left, right, top, bottom))
+    kr, kc = w.shape[:2]
+    rows, cols = x.shape[1] - kr + 1, x.shape[2] - kc + 1
+    out = 0
+    for p in range(kr):
+        for q in range(kc):
+            tap = w[kr - 1 - p, kc - 1 - q] if convolve else w[p, q]
+            out = out + x[:, p:p + rows, q:q + cols, :] @ tap
+    return out
+
+
+def convlstm2d(*, convolve=False, input_side=tf_same, recurrent_side=tf_same):
+    def kernel(x, state, params, config):
+        kr, kc = params["W_i"].shape[:2]
+        same = config["padding"] == "same"
+        in_pads = (input_side(kr), input_side(kc)) if same else ((0, 0), (0, 0))
+        rec_pads = (recurrent_side(kr), recurrent_side(kc))
+        h, c, ys = state["h"], state["c"], []
+        for t in range(x.shape[1]):
+            z = {g: conv2d(x[:, t], params[f"W_{g}"], in_pads, convolve=convolve)
+                 + conv2d(h, params[f"U_{g}"], rec_pads, convolve=convolve) + params[f"b_{g}"] for g in GATES}
+            i, f, o, g = torch.sigmoid(z["i"]), torch.sigmoid(z["f"]), torch.sigmoid(z["o"]), torch.tanh(z["g"])
+            c = f * c + i * g
+            h = o * torch.tanh(c)
+            ys.append(h)
+        return torch.stack(ys, 1), {"h": h, "c": c}
+
+    return kernel
+
+
+SQUARE_EVEN_KERNEL = {"kernel_rows": 2, "kernel_cols": 2}
+
+
+# ---------------------------------------------------------------- the test kernels are right where they should be
+@pytest.mark.parametrize("kernel, spec, case", [
+    (nn_lstm(), "lstm", {}),
+    (lstm_cell_loop(), "lstm", {"dtype": "float32"}),
+    (hand_lstm(), "lstm", {}),
+    (convlstm2d(), "convlstm2d", {}),
+    (convlstm2d(), "convlstm2d", {"attrs": {"padding": "same"}, "dims": SQUARE_EVEN_KERNEL}),
+])
+def test_the_independent_kernels_conform_without_their_deviation(kernel, spec, case):
+    assert passes(kernel, spec, **case) == []
+
+
+# ---------------------------------------------------------------- each deviation named exactly
+@pytest.mark.parametrize("kernel, spec, case, name", [
+    (nn_lstm(reads_as="iofg"), "lstm", {}, "gate order i,o,f,g"),
+    (nn_lstm(reads_as="figo"), "lstm", {"dtype": "float32"}, "gate order f,i,g,o"),
+    (hand_lstm(gate_act=F.hardsigmoid), "lstm", {}, "recurrent_activation=hard_sigmoid"),
+    (nn_lstm(forget_bias=1.0), "lstm", {"dtype": "float32"}, "forget-gate bias +1"),
+    (nn_lstm(reverse=True), "lstm", {}, "input reversed in time (outputs in processing order)"),
+    (nn_lstm(), "lstm", {"attrs": {"direction": "reverse"}}, "input reversed in time (outputs aligned with the input)"),
+    (nn_lstm(initial_state=False), "lstm", {}, "initial state ignored (zeros used)"),
+    (lstm_cell_loop(cell_dtype=torch.float16), "lstm", {"dtype": "float32"},
+     "cell state rounded to float16 after every step"),
+    (convlstm2d(convolve=True), "convlstm2d", {}, "kernels flipped (convolution instead of cross-correlation)"),
+    (convlstm2d(input_side=extra_first, recurrent_side=extra_first), "convlstm2d",
+     {"attrs": {"padding": "same"}, "dims": SQUARE_EVEN_KERNEL},
+     "same padding with the extra row/column at the start (both convolutions)"),
+    (convlstm2d(recurrent_side=extra_first), "convlstm2d", {},
+     "same padding with the extra row/column at the start (recurrent convolution)"),
+    (convlstm2d(input_side=extra_first), "convlstm2d", {"attrs": {"padding": "same"}, "dims": SQUARE_EVEN_KERNEL},
+     "same padding with the extra row/column at the start (input convolution)"),
+])
+def test_a_deviating_kernel_is_diagnosed_as_exactly_its_deviation(kernel, spec, case, name):
+    found = diagnosis_of(kernel, spec, **case)
+    assert found.variant == name, found.text
+    assert found.text.startswith(f"matches {spec} with {name}")
+    assert found.error <= found.bound
+
+
+def test_a_gate_order_diagnosis_says_which_parameters_drive_which_gate():
+    found = diagnosis_of(nn_lstm(reads_as="iofg"), "lstm")
+    assert "the spec's f, g, o parameters drive gates o, f, g" in found.text
+    assert "y, h_T, c_T within the bound" in found.text
+
+
+def test_noise_matches_no_deviation_and_the_first_diverging_step_is_named():
+    correct = nn_lstm()
+
+    def noisy(x, state, params, config):
+        y, final = correct(x, state, params, config)
+        noise = torch.zeros_like(y)
+        noise[:, 2:] = 1e-3 * torch.randn(noise[:, 2:].shape, generator=torch.Generator().manual_seed(0), dtype=y.dtype)
+        return y + noise, final
+
+    found = diagnosis_of(noisy, "lstm")
+    assert found.variant is None
+    assert found.text.startswith("no known deviation of lstm matches (")
+    assert "first divergence: y at step 2 (error" in found.text
+    assert found.step == 2 and found.quantity == "y" and found.complete
+
+
+def test_a_passing_output_needs_no_diagnosis():
+    spec, data, outcome, expected, yard, precision, _ = run_kernel(nn_lstm(), "lstm", dtype="float32")
+    found = diagnose(spec, data, outcome.y, outcome.final, expected, precision, yardstick=yard)
+    assert found.text == "" and found.variant is None and found.tried == 0
+
+
+# ---------------------------------------------------------------- data formats, last output only, budget
+def reference_with(spec_name, edit, *, attrs=None, options=None, dtype="float64"):
+    """A failing outcome made by the spec's reference on edited inputs (not by a variant)."""
+    spec = lstmspec.load_spec(spec_name)
+    data = make_data(spec, make_case(spec, None, attrs, options), 0)
+    x, state, params = edit(data.x, dict(data.state), dict(data.params))
+    y, final = spec.reference(x, state, params, data.attrs)
+    if not data.return_sequences:
+        y = data.last_step(y)
+    precision = PRECISIONS.get(dtype)
+    return diagnose(spec, data, y, final, reference(data), precision)
+
+
+def test_channels_first_cases_are_diagnosed_in_their_own_layout():
+    def plus_one(x, state, params):
+        return x, state, {**params, "b_f": params["b_f"] + 1.0}
+
+    found = reference_with("convlstm2d", plus_one, attrs={"data_format": "channels_first"})
+    assert found.variant == "forget-gate bias +1", found.text
+
+
+def test_last_output_only_cases_compare_the_last_step():
+    def zero_state(x, state, params):
+        return x, {k: np.zeros_like(v) for k, v in state.items()}, params
+
+    found = reference_with("lstm", zero_state, options={"return_sequences": False})
+    assert found.variant == "initial state ignored (zeros used)", found.text
+
+
+def test_the_time_budget_stops_the_search_and_says_so():
+    spec, data, outcome, expected, yard, precision, _ = run_kernel(lstm_cell_loop(cell_dtype=torch.float16), "lstm",
+                                                                   dtype="float32")
+    found = diagnose(spec, data, outcome.y, outcome.final, expected, precision, yardstick=yard, budget_s=0.0)
+    assert not found.complete and found.variant is None
+    assert "stopped by the 0 s budget" in found.text
+
+
+def test_a_preferred_variant_is_tried_first():
+    spec, data, outcome, expected, yard, precision, _ = run_kernel(lstm_cell_loop(cell_dtype=torch.float16), "lstm",
+                                                                   dtype="float32")
+    name = "cell state rounded to float16 after every step"
+    found = diagnose(spec, data, outcome.y, outcome.final, expected, precision, yardstick=yard, prefer=[name])
+    assert found.variant == name and found.tried == 1
+
+
+def test_an_exhaustive_search_names_every_variant_that_reproduces_the_output():
+    spec = lstmspec.load_spec("lstm")
+    data = make_data(spec, make_case(spec), 0)
+    for g in "igo":  # only the forget gate has a bias: "no bias" and "no bias on gate f" coincide
+        data.params[f"b_{g}"] = np.zeros_like(data.params[f"b_{g}"])
+    y, final = spec.reference(data.x, data.state, {**data.params, "b_f": 0 * data.params["b_f"]}, data.attrs)
+    found = diagnose(spec, data, y, final, reference(data), PRECISIONS.get("float64"), exhaustive=True)
+    assert found.variant == "no bias" and found.also == ["no bias on gate f"]
+    assert found.text.endswith("; also matches: no bias on gate f")
+
+
+def test_describe_failure_reports_a_broken_diagnosis_instead_of_raising():
+    spec, data, outcome, expected, yard, precision, _ = run_kernel(nn_lstm(forget_bias=1.0), "lstm")
+    assert describe_failure(spec, data, outcome, expected, yard, precision).startswith(
+        "matches lstm with forget-gate bias +1")
+    assert describe_failure(spec, data, None, expected, yard, precision).startswith("diagnosis failed: AttributeError")
+
+
+# ---------------------------------------------------------------- the catalogue itself
+def test_variant_names_are_unique_and_documented():
+    names = VARIANTS.names()
+    assert len({n.lower() for n in names}) == len(names)
+    assert all(VARIANTS.get(n).doc and VARIANTS.get(n).family for n in names)
+    with pytest.raises(ValueError, match="already registered"):
+        register(names[0], "test", 0, "duplicate", lambda inp: False, lambda inp: None)
+
+
+COVERAGE_CASES = [
+    ("lstm", {}, {}),
+    ("lstm", {"recurrent_activation": "tanh", "activation": "sigmoid"}, {}),
+    ("lstm", {}, {"input": 6}),
+    ("lstm_peephole", {}, {}),
+    ("convlstm2d", {}, {}),
+    ("convlstm2d", {"padding": "same", "dilation": (2, 2)}, {}),
+    ("convlstm2d", {"padding": "same"}, SQUARE_EVEN_KERNEL),
+]
+
+
+def variant_outputs(spec_name, attrs, dims, precision):
+    """name -> (y, final) of every variant that applies to the case, and the case's reference and bounds."""
+    spec = lstmspec.load_spec(spec_name)
+    data = make_data(spec, make_case(spec, dims, attrs), 0)
+    inp = Inputs.from_data(data, precision)
+    ref = reference(data)
+    yard = spec_in_torch(data, precision.dtype, "cpu", precision, with_grads=False)
+    bounds = {"y": precision.bound(scaled_error(yard.y, ref.y)[0]),
+              **{k: precision.bound(scaled_error(yard.final[k], v)[0]) for k, v in ref.final.items()}}
+    out = {}
+    for variant in ordered():
+        try:
+            if not variant.applies(inp):
+                continue
+            out[variant.name] = variant.run(inp)
+        except (lstmspec.errors.ConfigError, ValueError):
+            continue  # shapes that do not fit this case
+    return out, (ref.y, ref.final), bounds
+
+
+def distance(a, b, bounds):
+    """Largest error/bound over y and the final states (inf for different shapes)."""
+    (ya, fa), (yb, fb) = a, b
+    if ya.shape != yb.shape:
+        return float("inf")
+    worst = scaled_error(ya, yb)[0] / bounds["y"]
+    for k in fa:
+        worst = max(worst, scaled_error(fa[k], fb[k])[0] / bounds[k])
+    return worst
+
+
+def test_every_variant_applies_to_some_shipped_case_and_differs_from_the_reference_there():
+    float32 = PRECISIONS.get("float32")
+    seen = set()
+    for spec_name, attrs, dims in COVERAGE_CASES:
+        outputs, ref, bounds = variant_outputs(spec_name, attrs, dims, float32)
+        seen |= {name for name, out in outputs.items() if distance(out, ref, bounds) > 2.0}
+    assert sorted(set(VARIANTS.names()) - seen) == []
+
+
+@pytest.mark.parametrize("spec_name, attrs, dims", [
+    ("lstm", {}, {}), ("convlstm2d", {}, {}), ("convlstm2d", {"padding": "same"}, SQUARE_EVEN_KERNEL),
+    ("lstm_peephole", {}, {}),
+])
+def test_no_two_variants_compute_the_same_output_on_a_default_case(spec_name, attrs, dims):
+    outputs, ref, bounds = variant_outputs(spec_name, attrs, dims, PRECISIONS.get("float32"))
+    assert len(outputs) > 20
+    same = [(a, b) for (a, oa), (b, ob) in itertools.combinations(outputs.items(), 2) if distance(oa, ob, bounds) <= 1.0]
+    assert same == []
+    assert [n for n, o in outputs.items() if distance(o, ref, bounds) <= 2.0] == []
+
+
+@pytest.mark.parametrize("spec_name", ["lstm", "convlstm2d"])
+def test_no_variant_crashes_on_the_default_matrix(spec_name):
+    spec = lstmspec.load_spec(spec_name)
+    float32 = PRECISIONS.get("float32")
+    for case in default_matrix(spec):
+        data = make_data(spec, case, 0)
+        expected = reference(data)
+        wrong = expected.y + 0.1  # nothing in the catalogue adds a constant: the whole catalogue is tried
+        y = wrong if data.return_sequences else data.last_step(wrong)
+        found = diagnose(spec, data, y, expected.final, expected, float32, yardstick=expected, budget_s=60)
+        assert found.crashed == [] and found.variant is None and found.complete, (case.key, found.crashed)
