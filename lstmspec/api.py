@@ -25,7 +25,7 @@ from .spec.model import Spec
 
 def check_kernel(kernel: Any, spec: str | Spec = "lstm", *, dtypes: Sequence[str] | None = None, device: str = "cpu",
                  fuzz: int = 0, seed: int = 0, where: Mapping[str, Any] | None = None, grad: bool | None = None,
-                 supports: Mapping[str, Any] | None = None, name: str | None = None,
+                 supports: Mapping[str, Any] | None = None, name: str | None = None, diagnose: bool = True,
                  on_result: Callable[[CaseResult], None] | None = None) -> list[CaseResult]:
     """Run ``kernel`` on ``spec``'s default matrix (plus ``fuzz`` drawn cases); every result."""
     from .kernels.protocol import KernelAdapter
@@ -37,7 +37,7 @@ def check_kernel(kernel: Any, spec: str | Spec = "lstm", *, dtypes: Sequence[str
     cases, _ = select(spec_obj, default_matrix(spec_obj), dict(where or {}))
     precisions = [PRECISIONS.get(d) for d in (dtypes or (CPU_DEFAULT if device == "cpu" else CUDA_DEFAULT))]
     plan = Plan(spec_obj, spec_obj.path if spec_obj.path else spec_obj.name, cases, [target], [device], precisions,
-                seed, grads=True)
+                seed, grads=True, diagnose=diagnose)
     oracle = Oracle(spec_obj, seed)
     results: list[CaseResult] = []
 

@@ -3,10 +3,13 @@
 The default matrix is derived from the spec's declarations, not written per
 layer: every value of every choice attribute (padding), 1 and 2 for every
 per-axis integer attribute (strides, dilation), odd and even sizes for every
-kernel dim group, all in one product; then, one at a time, every activation
-for every activation attribute, the other data format, one timestep, a zero
-initial state left to the framework's default, and only the last output
-(``return_sequences`` off). The spec's default sizes are non-square with
+kernel dim group, all in one product; then every choice value once more with
+the spec's default (non-square) kernel and with per-axis attributes whose axes
+differ (strides 2x1, dilation 1x2: the product's are square, so a kernel reading
+strides[0] for every axis would pass it); then, one at a time, every activation
+for every activation attribute, the other data format, one timestep, a batch of
+one, a zero initial state left to the framework's default, and only the last
+output (``return_sequences`` off). The spec's default sizes are non-square with
 batch != time, so every case carries those too.
 
 A case is named by its *key*, ``batch=2,time=3,...,padding=same,strides=2x2``:
@@ -125,6 +128,18 @@ def _structural_axes(spec: Spec) -> list[tuple[str, str, list[Any]]]:
     return axes
 
 
+def _mixed_per_axis(spec: Spec) -> dict[str, tuple[int, ...]]:
+    """Per-axis attributes whose axes differ: (2, 1, ...) for the first one, (1, 2, ...) for the next, ..."""
+    names = [n for n, a in spec.attributes.items() if a.type == "ints" and (a.length or 1) > 1]
+    return {n: tuple(2 - (axis + k) % 2 for axis in range(spec.attributes[n].length or 1)) for k, n in enumerate(names)}
+
+
+def _batch_dim(spec: Spec) -> str | None:
+    """The leading axis of the first input when it is a plain dim and not the recurrence axis (``batch``)."""
+    first = next(iter(spec.inputs.values())).shape[0].render()
+    return first if first in spec.dims and first != spec.recurrence.axis else None
+
+
 def default_matrix(spec: Spec) -> list[Case]:
     """The cases every implementation of ``spec`` must pass (see module docstring)."""
     cases: list[Case] = []
@@ -151,6 +166,18 @@ def default_matrix(spec: Spec) -> list[Case]:
         label = " ".join(f"{name}={_fmt(v)}" for (_, name, _), v in zip(axes, values)) or "defaults"
         add(dims, attrs, {}, label)
     add({}, {}, {}, "spec default sizes")
+    # The product's per-axis values and kernels are square: a kernel that reads
+    # strides[0], dilation[0] or kernel_size[0] for every axis passes all of it.
+    # So every choice (padding) once more with the spec's default (non-square)
+    # kernel, and once with per-axis attributes that differ between axes.
+    mixed = _mixed_per_axis(spec)
+    choices = [(n, a.values) for n, a in spec.attributes.items() if a.type == "choice" and n != spec.recurrence.direction]
+    if mixed:
+        for values in product(*(v for _, v in choices)):
+            picked = dict(zip((n for n, _ in choices), values))
+            label = " ".join(f"{k}={_fmt(v)}" for k, v in picked.items())
+            add({}, picked, {}, f"{label} default kernel".strip())
+            add({}, {**picked, **mixed}, {}, " ".join([label] + [f"{k}={_fmt(v)}" for k, v in mixed.items()]).strip())
     # The one-at-a-time variants run in every direction: which step is "last"
     # and which initial state is read first depend on it.
     direction = spec.recurrence.direction
@@ -166,6 +193,9 @@ def default_matrix(spec: Spec) -> list[Case]:
                 for fmt in attr.values or ("channels_last", "channels_first"):
                     add({}, {**extra, name: fmt}, {}, f"{name}={fmt}{suffix}")
         add({spec.recurrence.axis: 1}, extra, {}, f"one timestep{suffix}")
+        batch = _batch_dim(spec)
+        if batch:
+            add({batch: 1}, extra, {}, f"batch of one{suffix}")
         add({}, extra, {"state": "zeros"}, f"no initial state (framework default zeros){suffix}")
         add({}, extra, {"return_sequences": False}, f"last output only{suffix}")
     return cases

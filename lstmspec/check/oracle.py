@@ -51,9 +51,16 @@ class CaseData:
         return np.random.default_rng([self.seed, zlib.crc32(purpose.encode())])
 
     def last_step(self, y: Any) -> Any:
+        """The output computed last: at the last input position, or at the first in a reversed recurrence
+        (what Keras returns with return_sequences=False and go_backwards=True; it equals h_T)."""
         index = [slice(None)] * y.ndim
-        index[self.time_axis] = -1
+        index[self.time_axis] = last_index(self.spec, self.attrs)
         return y[tuple(index)]
+
+
+def last_index(spec: Spec, attrs: dict[str, Any]) -> int:
+    """Index along time of the step computed last (output steps are in input positions)."""
+    return 0 if spec.recurrence.reversed(attrs) else -1
 
 
 def make_data(spec: Spec, case: Case, run_seed: int) -> CaseData:
@@ -71,7 +78,7 @@ def make_data(spec: Spec, case: Case, run_seed: int) -> CaseData:
     gy = rng.standard_normal(y.shape)
     if case.option("return_sequences") is False:
         keep = np.zeros(y.shape[time_axis])
-        keep[-1] = 1.0
+        keep[last_index(spec, attrs)] = 1.0
         shape = [1] * y.ndim
         shape[time_axis] = -1
         gy = gy * keep.reshape(shape)

@@ -28,7 +28,8 @@ class Comparison:
         if self.kind == "shape":
             return f"{self.quantity}: {self.message}"
         where = f", first over the bound at step {self.first_step}" if self.first_step is not None else ""
-        return (f"{self.quantity}: error {self.error:.3g} (max abs {self.max_abs:.3g}) > bound {self.bound:.3g}"
+        op = "<=" if self.passed else ">"
+        return (f"{self.quantity}: error {self.error:.3g} (max abs {self.max_abs:.3g}) {op} bound {self.bound:.3g}"
                 f" (yardstick {self.yardstick:.3g}){where}")
 
 
