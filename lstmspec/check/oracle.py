@@ -34,6 +34,7 @@ class CaseData:
     params: dict[str, np.ndarray]
     cotangents: dict[str, np.ndarray]  # "y" and every state: L = sum(y * Gy) + sum(final[s] * G[s])
     time_axis: int
+    reference_run: tuple[Any, dict[str, Any]] | None = None  # the numpy float64 (y, final), computed once
 
     @property
     def return_sequences(self) -> bool:
@@ -83,7 +84,7 @@ def make_data(spec: Spec, case: Case, run_seed: int) -> CaseData:
         shape[time_axis] = -1
         gy = gy * keep.reshape(shape)
     cot = {"y": gy, **{k: rng.standard_normal(v.shape) for k, v in final.items()}}
-    return CaseData(spec, case, seed, attrs, dims, x, state, params, cot, time_axis)
+    return CaseData(spec, case, seed, attrs, dims, x, state, params, cot, time_axis, (y, final))
 
 
 @dataclass
@@ -105,6 +106,23 @@ def reference(data: CaseData) -> Expected:
         return expected  # values only; gradient checks need torch
     expected.grads = spec_in_torch(data, "float64", "cpu", None, grads_only=True).grads
     return expected
+
+
+def reference_with_torch64(data: CaseData) -> tuple[Expected, Expected | None]:
+    """The oracle, and the spec's torch float64 run it took its gradients from.
+
+    The torch float64 run is also the float64 CPU yardstick, so the runner
+    keeps it instead of evaluating the same program twice.
+    """
+    y, final = data.reference_run or data.spec.reference(data.x, data.state, data.params, data.attrs)
+    expected = Expected(np.asarray(y), {k: np.asarray(v) for k, v in final.items()})
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return expected, None
+    torch64 = spec_in_torch(data, "float64", "cpu", None)
+    expected.grads = torch64.grads
+    return expected, torch64
 
 
 def spec_in_torch(data: CaseData, dtype: str, device: str, precision: Precision | None,
