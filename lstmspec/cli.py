@@ -212,6 +212,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_check(sub)
 
+    from .bench.command import add_parser as add_bench
+
+    add_bench(sub)
+
+    from .trace import add_parser as add_trace
+
+    add_trace(sub)
+
     p = sub.add_parser("list", help="the shipped specs", description="List the shipped specs with their titles.")
     p.set_defaults(func=cmd_list)
     return parser

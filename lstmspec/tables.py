@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .expr.dims import Shape, Sym, evaluate_shape, render_shape
+from .expr.dims import Div, Prod, Shape, Sum, Sym, dim_aliases, evaluate_shape, render_shape
 from .expr.ir import Call
 from .expr.shapes import ShapeInference
 from .spec.layouts import LayoutTensor
@@ -93,14 +93,24 @@ def shape_table(
     rows: list[Row] = []
     arrange = _arranger(spec, attrs)
 
+    # a dim given by a formula (a backbone's output rows) is shown by its name; its formula is under derived dims
+    aliases = {d.derived.key(): name for name, d in spec.dims.items()
+               if d.source == "formula" and isinstance(d.derived, (Div, Prod, Sum))}
+
     def add(section: str, quantity: str, shape: Shape, note: str = "", *, moves_channels: bool = False) -> None:
         if moves_channels:
             shape = arrange(shape)
         value = evaluate_shape(shape, sizes, attrs) if sizes is not None else None
-        rows.append(Row(section, quantity, render_shape(shape, attrs), value, note))
+        with dim_aliases(aliases):
+            text = render_shape(shape, attrs)
+        rows.append(Row(section, quantity, text, value, note))
 
+    for stage in _stages_before(spec):
+        add("stages", stage.name, stage.shape, _stage_note(stage))
     for decl in spec.inputs.values():
         add("input", decl.name, decl.shape, decl.doc, moves_channels=True)
+    for transform in spec.transforms.values():
+        add("transforms", transform.name, transform.shape, _transform_note(spec, transform, attrs))
     for decl in spec.params.values():
         add("parameters", decl.name, decl.shape, decl.doc)
     params = spec.param_shapes()
@@ -124,15 +134,38 @@ def shape_table(
             add("intermediates", name, shapes[name], f"`{spec.equations[name].text}`", moves_channels=True)
     for decl in spec.states.values():
         add("states", decl.name, decl.shape, f"{decl.doc}; next value {decl.next}", moves_channels=True)
+    for pred in spec.predecessors.values():
+        add("predecessors", pred.name, spec.states[pred.state].shape, _predecessor_note(spec, pred))
+    for decl in spec.boundaries.values():
+        add("boundaries", decl.name, decl.shape, f"{decl.doc}; the final value is the last one scanned")
     for decl in spec.outputs.values():
+        if spec.is_grid:
+            add("outputs", f"{decl.name}, every cell", decl.shape, decl.doc, moves_channels=True)
+            continue
         add("outputs", f"{decl.name}, return_sequences=True", decl.shape, decl.doc, moves_channels=True)
         add("outputs", f"{decl.name}, return_sequences=False", spec.step_shape(decl),
             f"{decl.step} of the last step only", moves_channels=True)
+    if spec.is_grid:
+        axes = spec.recurrence.axes
+        steps = " + ".join(axes) + f" - {len(axes) - 1}"
+        value = sum(sizes[a] for a in axes) - len(axes) + 1 if sizes is not None else None
+        rows.append(Row("recurrence", "wavefront steps", steps, value,
+                        "anti-diagonals: the cells of one are computed at once (the reference's schedule)"))
+        count = 1
+        for a in axes:
+            count *= sizes[a] if sizes is not None else 1
+        rows.append(Row("recurrence", "cells", "*".join(axes), count if sizes is not None else None,
+                        "one step each in a per-pixel loop"))
+    for stage in _stages_after(spec):
+        add("stages", stage.name, stage.shape, _stage_note(stage))
     for name, decl in spec.dims.items():
         if decl.derived is None:
             continue
         value = sizes[name] if sizes is not None else None
-        rows.append(Row("derived dims", name, decl.derived.render(attrs), value, f"general: {decl.derived.render(None)}"))
+        others = {k: v for k, v in aliases.items() if v != name}
+        with dim_aliases(others):
+            rows.append(Row("derived dims", name, decl.derived.render(attrs), value,
+                            f"general: {decl.derived.render(None)}"))
     return ShapeTable(
         spec=spec.name,
         title=spec.title,
@@ -143,6 +176,64 @@ def shape_table(
         layouts={name: layout.doc for name, layout in spec.layouts.items()},
         remarks=_remarks(spec, attrs),
     )
+
+
+def _stages_before(spec: Spec) -> list[Any]:
+    """Pipeline stages up to the one that gives the spec's input (shown before the input)."""
+    out = []
+    for stage in spec.stages:
+        if stage.op == "recurrence":
+            return out
+        out.append(stage)
+    return out
+
+
+def _stages_after(spec: Spec) -> list[Any]:
+    """The recurrence stage and what follows it."""
+    return list(spec.stages[len(_stages_before(spec)):])
+
+
+def _stage_note(stage: Any) -> str:
+    from .expr.transforms import OPS
+
+    opts = dict(stage.options)
+    if stage.op == "model":
+        text = opts.get("model", "a model")
+        if opts.get("framework"):
+            text = f"{opts['framework']}: {text}"
+        if opts.get("time_distributed"):
+            text += ", applied to every frame (TimeDistributed)"
+        text += "; output shape as the spec states it"
+    elif stage.op == "recurrence":
+        text = "the spec's recurrence: " + ("y at every step" if opts.get("returns", "sequence") == "sequence"
+                                             else "y at the last step only")
+    elif stage.op == "dense":
+        text = "dense" + (f", {opts['activation']}" if opts.get("activation") else "")
+    elif stage.op == "permute":
+        text = f"axes permuted {tuple(opts['axes'])}"
+    else:
+        text = OPS.get(stage.op).doc
+    if stage.source:
+        text = f"{stage.op}({stage.source}): {text}"
+    return f"{text}; {stage.doc}" if stage.doc else text
+
+
+def _transform_note(spec: Spec, transform: Any, attrs: Mapping[str, Any]) -> str:
+    from .expr.transforms import OPS
+
+    op = transform.op_name(attrs)
+    options = ", ".join(f"{k}={format_attr(attrs.get(v, v)) if isinstance(v, str) else v}" for k, v in transform.options)
+    chosen = f" ({transform.op}={op})" if transform.op in spec.attributes else ""
+    return f"{op}({transform.source}{', ' + options if options else ''}){chosen}: {OPS.get(op).doc}"
+
+
+def _predecessor_note(spec: Spec, pred: Any) -> str:
+    index = ", ".join(f"{letter}{o:+d}" if o else letter for letter, o in zip(grid_letters(spec), pred.offset))
+    return f"{pred.state} of cell ({index}) in scan order; the first along {spec.recurrence.axes[pred.axis]} reads {pred.boundary}"
+
+
+def grid_letters(spec: Spec) -> tuple[str, ...]:
+    return tuple("ijklmn"[: len(spec.recurrence.scan_axes)]) if spec.is_grid else ("t",)
 
 
 def _remarks(spec: Spec, attrs: Mapping[str, Any]) -> tuple[str, ...]:
@@ -401,6 +492,9 @@ EXAMPLE_SIZES = {
 
 
 def example_sizes(spec: Spec) -> dict[str, int]:
+    """The worked example's sizes: the spec's own ``[example]`` (a seed's numbers) or the common ones."""
+    if spec.example:
+        return dict(spec.example)
     return {k: v for k, v in EXAMPLE_SIZES.items() if k in spec.dims and spec.dims[k].derived is None}
 
 

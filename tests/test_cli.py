@@ -51,7 +51,7 @@ def test_unknown_spec_lists_the_shipped_ones(capsys):
     assert main(["equations", "lstmm"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert "unknown spec 'lstmm'; available: convlstm1d" in err
+    assert "unknown spec 'lstmm'; available: cnn_convlstm, cnn_lstm, convlstm1d" in err
 
 
 def test_missing_spec_file_is_one_line_exit_2(tmp_path, capsys):

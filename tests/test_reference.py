@@ -55,11 +55,19 @@ DEFAULT_SHAPES = {
     "convlstm2d": ((2, 3, 5, 5, 3), (2, 5, 5, 3)),  # 7x6, kernel 3x2
     "convlstm2d_peephole": ((2, 3, 5, 5, 3), (2, 5, 5, 3)),
     "convlstm3d": ((2, 3, 4, 4, 2, 3), (2, 4, 4, 2, 3)),  # 5x6x4, kernel 2x3x3
+    "row_lstm": ((3, 5, 6), (3, 6)),  # a 5x3 image read row by row
+    "pixelrnn_row_lstm": ((2, 4, 5, 3), (2, 5, 3)),  # 4 rows of 5 pixels; a state per row
+    "cnn_lstm": ((3, 2, 6), (3, 6)),  # 64x64 pixels -> 2x2x512 ResNet-18 features -> 2 rows
+    "cnn_convlstm": ((2, 3, 1, 2, 3), (2, 1, 2, 3)),  # 96x96 frames -> 3x3x1024 MobileNet features, kernel 3x2
 }
 
 
+#: Grid recurrences: their initial and final states are boundaries; tests/test_grid.py pins them.
+GRID_SPECS = ["mdlstm2d", "spatial_lstm"]
+
+
 def test_default_shape_table_covers_every_shipped_spec():
-    assert sorted(DEFAULT_SHAPES) == lstmspec.shipped_names()
+    assert sorted(list(DEFAULT_SHAPES) + GRID_SPECS) == lstmspec.shipped_names()
 
 
 @pytest.mark.parametrize("name", sorted(DEFAULT_SHAPES))

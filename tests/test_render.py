@@ -86,11 +86,12 @@ def test_every_shipped_spec_renders(name, fmt):
     text = render_equations(spec, fmt)
     assert text.endswith("\n") and spec.name in text
     equals = "&=" if fmt == "latex" else " = "
-    for lhs in ("i_t", "f_t", "g_t", "o_t", "c_t", "h_t"):
+    lhss = ("i_t", "f_t", "g_t", "o_t", "c_t", "h_t") if not spec.is_grid else ("c_{i,j}", "h_{i,j}")
+    for lhs in lhss:
         assert f"{lhs} {equals}" in text or f"{lhs}{equals}" in text
     for name_ in spec.params:
         base, _, sub = name_.partition("_")
-        assert (f"{base}_{{{sub}}}" if fmt == "latex" else name_) in text
+        assert (f"{base}_{{{sub.replace('_', chr(92) + '_')}}}" if fmt == "latex" else name_) in text
 
 
 @pytest.mark.parametrize("expression, expected", [

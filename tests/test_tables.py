@@ -259,7 +259,7 @@ def test_cli_shapes_all_writes_the_report(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["shapes", "lstmm"], "unknown spec 'lstmm'; available: convlstm1d"),
+    (["shapes", "lstmm"], "unknown spec 'lstmm'; available: cnn_convlstm, cnn_lstm, convlstm1d"),
     (["shapes", "lstm", "unitz=3"], "spec lstm has no dimension or attribute 'unitz'"),
     (["shapes", "lstm", "units=abc"], "Expected a positive integer but got units=abc"),
     (["shapes", "lstm", "units=-4"], "Expected a positive integer but got units=-4"),

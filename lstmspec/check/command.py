@@ -93,8 +93,8 @@ def _targets(spec: Spec, framework_arg: str | None, notes: list[str]) -> list[Ta
     adapters = select_adapters(wanted) if wanted else all_adapters()
     out: list[Target] = []
     for a in adapters:
-        if a.spec != spec.name:
-            continue
+        if a.spec != spec.name and a.spec not in spec.lineage:
+            continue  # a layer of a spec this one extends, keeping its equations, implements it too
         fw = FRAMEWORKS.get(a.framework)
         if not fw.available():
             if wanted:
@@ -103,6 +103,10 @@ def _targets(spec: Spec, framework_arg: str | None, notes: list[str]) -> list[Ta
             if note not in notes:
                 notes.append(note)
             continue
+        if a.spec != spec.name:
+            from ..adapters.lowered import LoweredAdapter
+
+            a = LoweredAdapter(a, spec)  # fed the spec's transforms (row_lstm: the rows of the image)
         out.append(Target(a.name, "framework", a))
     return out
 

@@ -43,11 +43,37 @@ def dim_aliases(aliases: Mapping[tuple, str]) -> Iterator[None]:
         _ALIASES.reset(token)
 
 
+_KNOWN: ContextVar[Mapping[tuple, int]] = ContextVar("known_dims", default={})
+
+
+@contextmanager
+def known_sizes(sizes: Mapping[tuple, int]) -> Iterator[None]:
+    """Evaluate the dims with these keys to these sizes, whatever they are derived from.
+
+    A pipeline's recurrence reads a backbone's output, ``ceil(pixel_rows / 32)``
+    rows: an array of that shape says the size without saying ``pixel_rows``.
+    Binding the derived dim itself lets every shape that uses it be checked.
+    """
+    token = _KNOWN.set({**_KNOWN.get(), **sizes})
+    try:
+        yield
+    finally:
+        _KNOWN.reset(token)
+
+
 class Dim:
     def key(self) -> tuple:
         raise NotImplementedError
 
     def evaluate(self, dims: Mapping[str, int], attrs: Attrs) -> int:
+        known = _KNOWN.get()
+        if known:
+            value = known.get(self.key())
+            if value is not None:
+                return value
+        return self._evaluate(dims, attrs)
+
+    def _evaluate(self, dims: Mapping[str, int], attrs: Attrs) -> int:
         raise NotImplementedError
 
     def render(self, attrs: Attrs | None = None) -> str:
@@ -77,7 +103,7 @@ class Sym(Dim):
     def key(self) -> tuple:
         return ("sym", self.name)
 
-    def evaluate(self, dims: Mapping[str, int], attrs: Attrs) -> int:
+    def _evaluate(self, dims: Mapping[str, int], attrs: Attrs) -> int:
         try:
             return dims[self.name]
         except KeyError:
@@ -97,7 +123,7 @@ class Lit(Dim):
     def key(self) -> tuple:
         return ("lit", self.value)
 
-    def evaluate(self, dims: Mapping[str, int], attrs: Attrs) -> int:
+    def _evaluate(self, dims: Mapping[str, int], attrs: Attrs) -> int:
         return self.value
 
     def _render(self, attrs: Attrs | None = None) -> str:
@@ -136,7 +162,7 @@ class Sum(Dim):
     def key(self) -> tuple:
         return ("sum",) + tuple((c, t.key()) for c, t in self.terms)
 
-    def evaluate(self, dims: Mapping[str, int], attrs: Attrs) -> int:
+    def _evaluate(self, dims: Mapping[str, int], attrs: Attrs) -> int:
         return sum(c * t.evaluate(dims, attrs) for c, t in self.terms)
 
     def _render(self, attrs: Attrs | None = None) -> str:
@@ -169,6 +195,10 @@ class ConvOptions:
     padding: str | None = None
     stride: int | None = None
     dilation: int | None = None
+    # Causal mask of the kernel taps (PixelRNN): None none; "A" taps strictly before
+    # the output position in raster order; "B" those and the centre tap; an
+    # attribute name: the attribute's value ("none", "A" or "B"). Shapes ignore it.
+    mask: str | None = None
 
     def resolve(self, axis: int, attrs: Attrs) -> tuple[str, int, int]:
         padding = self.padding if self.padding is not None else attrs.get("padding", "valid")
@@ -216,7 +246,7 @@ class ConvOut(Dim):
         o = self.options
         return ("conv", self.size.key(), self.kernel.key(), self.axis, o.padding, o.stride, o.dilation)
 
-    def evaluate(self, dims: Mapping[str, int], attrs: Attrs) -> int:
+    def _evaluate(self, dims: Mapping[str, int], attrs: Attrs) -> int:
         padding, stride, dilation = self.options.resolve(self.axis, attrs)
         return conv_output_size(self.size.evaluate(dims, attrs), self.kernel.evaluate(dims, attrs), padding, stride, dilation)
 
@@ -266,7 +296,193 @@ class ConvOut(Dim):
 
 
 def _wrap(text: str) -> str:
-    return f"({text})" if " " in text else text
+    return f"({text})" if " " in text and not _one_call(text) else text
+
+
+def _one_call(text: str) -> bool:
+    """``ceil(rows / 2)``: a call whose parentheses span the rest of the text (no brackets needed around it)."""
+    head, paren, _ = text.partition("(")
+    if not paren or not head.isidentifier() or not text.endswith(")"):
+        return False
+    depth = 0
+    for k, ch in enumerate(text[len(head):]):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and k < len(text) - len(head) - 1:
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------
+# Dims of image-to-sequence transforms and pipeline stages: products
+# (``cols*channels``), rounded quotients (``ceil(rows / step)``), attribute
+# values (``step``) and a choice by attribute (``scan=rows: ...; scan=cols: ...``).
+
+
+def attr_int(attrs: Attrs, name: str) -> int:
+    """An integer attribute's value; a one-entry ``ints`` attribute counts as its entry."""
+    try:
+        value = attrs[name]
+    except KeyError:
+        raise ConfigError(f"attribute {name!r} has no value") from None
+    if isinstance(value, (tuple, list)):
+        if len(value) != 1:
+            raise ConfigError(f"attribute {name}={value!r} is not one integer")
+        value = value[0]
+    return int(value)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class AttrValue(Dim):
+    """The value of an integer attribute used as a size (``step`` in ``ceil(rows / step)``)."""
+
+    name: str
+
+    def key(self) -> tuple:
+        return ("attr", self.name)
+
+    def _evaluate(self, dims: Mapping[str, int], attrs: Attrs) -> int:
+        return attr_int(attrs, self.name)
+
+    def _render(self, attrs: Attrs | None = None) -> str:
+        if attrs is not None and self.name in attrs:
+            return str(attr_int(attrs, self.name))
+        return self.name
+
+
+def _known(dim: Dim, attrs: Attrs | None) -> int | None:
+    """The value of a dim that needs no sizes (a literal, or an attribute given in ``attrs``)."""
+    if isinstance(dim, Lit):
+        return dim.value
+    if isinstance(dim, AttrValue) and attrs is not None and dim.name in attrs:
+        return attr_int(attrs, dim.name)
+    return None
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Prod(Dim):
+    """A product of dims (``cols*channels``), literal factor first, the rest as written."""
+
+    factors: tuple[Dim, ...]
+
+    @staticmethod
+    def of(*dims: Dim) -> Dim:
+        const = 1
+        rest: list[Dim] = []
+        for d in dims:
+            for f in d.factors if isinstance(d, Prod) else (d,):
+                if isinstance(f, Lit):
+                    const *= f.value
+                else:
+                    rest.append(f)
+        if const == 0 or not rest:
+            return Lit(const)
+        if len(rest) == 1 and not isinstance(rest[0], Sum):
+            # c*units is a sum's term, so that 2*units equals units + units
+            return rest[0] if const == 1 else Sum.of(Sum(((const, rest[0]),)))
+        return Prod(((Lit(const),) if const != 1 else ()) + tuple(rest))
+
+    def key(self) -> tuple:
+        # the factors stay in the order written (cols*channels reads as the flattening order); equality ignores it
+        return ("prod",) + tuple(sorted(f.key() for f in self.factors))
+
+    def _evaluate(self, dims: Mapping[str, int], attrs: Attrs) -> int:
+        out = 1
+        for f in self.factors:
+            out *= f.evaluate(dims, attrs)
+        return out
+
+    def _render(self, attrs: Attrs | None = None) -> str:
+        parts = []
+        const, factors = 1, []
+        for f in self.factors:  # factors that need no sizes (literals, given attributes) are multiplied out
+            if attrs is not None and not f.symbols():
+                try:
+                    const *= f.evaluate({}, attrs)
+                    continue
+                except ConfigError:
+                    pass
+            factors.append(f)
+        if const != 1 or not factors:
+            parts.append(str(const))
+        for f in factors:
+            text = f.render(attrs)
+            parts.append(f"({text})" if " " in text and not text.startswith(("ceil(", "floor(")) else text)
+        return "*".join(parts)
+
+    def symbols(self) -> set[str]:
+        return set().union(*(f.symbols() for f in self.factors))
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Div(Dim):
+    """``ceil(num / den)`` or ``floor(num / den)``: every ``den``-th row, a backbone's stride."""
+
+    num: Dim
+    den: Dim
+    ceil: bool = True
+
+    @staticmethod
+    def of(num: Dim, den: Dim, ceil: bool = True) -> Dim:
+        if den == Lit(1):
+            return num
+        if isinstance(num, Lit) and isinstance(den, Lit):
+            return Lit(-(-num.value // den.value) if ceil else num.value // den.value)
+        return Div(num, den, ceil)
+
+    def key(self) -> tuple:
+        return ("div", self.num.key(), self.den.key(), self.ceil)
+
+    def _evaluate(self, dims: Mapping[str, int], attrs: Attrs) -> int:
+        n, d = self.num.evaluate(dims, attrs), self.den.evaluate(dims, attrs)
+        if d < 1:
+            raise ConfigError(f"division by {d} in {self.render(attrs)}")
+        return -(-n // d) if self.ceil else n // d
+
+    def _render(self, attrs: Attrs | None = None) -> str:
+        if _known(self.den, attrs) == 1:
+            return self.num.render(attrs)
+        n, d = _wrap(self.num.render(attrs)), _wrap(self.den.render(attrs))
+        return f"{'ceil' if self.ceil else 'floor'}({n} / {d})"
+
+    def symbols(self) -> set[str]:
+        return self.num.symbols() | self.den.symbols()
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Pick(Dim):
+    """The dim chosen by a choice attribute: ``scan=rows`` gives one size, ``scan=cols`` another."""
+
+    attr: str
+    options: tuple[tuple[str, Dim], ...]
+
+    @staticmethod
+    def of(attr: str, options: Mapping[str, Dim]) -> Dim:
+        values = list(options.values())
+        if all(v == values[0] for v in values[1:]):
+            return values[0]
+        return Pick(attr, tuple(options.items()))
+
+    def chosen(self, attrs: Attrs) -> Dim:
+        value = attrs.get(self.attr)
+        for option, dim in self.options:
+            if option == value:
+                return dim
+        raise ConfigError(f"attribute {self.attr}={value!r} is none of {', '.join(o for o, _ in self.options)}")
+
+    def key(self) -> tuple:
+        return ("pick", self.attr) + tuple((o, d.key()) for o, d in self.options)
+
+    def _evaluate(self, dims: Mapping[str, int], attrs: Attrs) -> int:
+        return self.chosen(attrs).evaluate(dims, attrs)
+
+    def _render(self, attrs: Attrs | None = None) -> str:
+        if attrs is not None and self.attr in attrs:
+            return self.chosen(attrs).render(attrs)
+        return "; ".join(f"{self.attr}={o}: {d.render(None)}" for o, d in self.options)
+
+    def symbols(self) -> set[str]:
+        return set().union(*(d.symbols() for _, d in self.options))
 
 
 DimLike = Union[Dim, int, str]

@@ -47,7 +47,7 @@ for _f in (
         "conv",
         "N-d cross-correlation, channels last: x (..., spatial..., C) with W (k..., C, F)",
         r"\ast",
-        options=("padding", "strides", "dilation"),
+        options=("padding", "strides", "dilation", "mask"),
     ),
     Function("concat", "concat", "concatenation along the last axis", r"\Vert"),
 ):
@@ -64,7 +64,7 @@ def conv_options(call: Call) -> ConvOptions:
     """
     unknown = [k for k, _ in call.kwargs if k not in FUNCTIONS.get("conv").options]
     if unknown:
-        raise SpecError(f"conv has no option {unknown[0]!r} (options: padding, strides, dilation)", text=call.text)
+        raise SpecError(f"conv has no option {unknown[0]!r} (options: padding, strides, dilation, mask)", text=call.text)
     padding = call.option("padding")
     if padding in (None, "padding"):
         padding = None
@@ -79,7 +79,18 @@ def conv_options(call: Call) -> ConvOptions:
             fixed[key] = value
         else:
             raise SpecError(f"conv {key} must be a positive integer or the attribute {attr}, got {value!r}", text=call.text)
-    return ConvOptions(padding=padding, stride=fixed["strides"], dilation=fixed["dilation"])
+    mask = call.option("mask")
+    if mask is not None:
+        if not isinstance(mask, str):
+            raise SpecError(f"conv mask must be A, B, none or an attribute naming one, got {mask!r}", text=call.text)
+        if padding != "same" or fixed["strides"] != 1 or fixed["dilation"] != 1:
+            raise SpecError("a masked conv needs padding=same, strides=1, dilation=1 (the mask is centred on the "
+                            "output position)", text=call.text)
+    return ConvOptions(padding=padding, stride=fixed["strides"], dilation=fixed["dilation"], mask=mask)
+
+
+#: Fixed values of conv's mask option; any other name is an attribute whose value is one of these.
+CONV_MASKS = ("none", "A", "B")
 
 
 def infer_call(call: Call, function: Function, arg_shapes: list[Shape]) -> Shape:

@@ -50,6 +50,10 @@ class _Typesetter:
     def __init__(self, spec: Any, *, latex: bool) -> None:
         self.spec = spec
         self.latex = latex
+        # the step's index: t for a sequence, i,j for a 2-D grid
+        self.letters = tuple("ijklmn"[: len(spec.recurrence.scan_axes)]) if spec.is_grid else ("t",)
+        self.index = ",".join(self.letters)
+        self.inputs = set(spec.core_inputs())
         self.next_of = {s.next: s.name for s in spec.states.values() if s.next}
         self.scalars = {a.name for a in spec.attributes.values() if a.type == "float"}
         self.function_symbols, self.legend = self._activation_symbols()
@@ -59,29 +63,39 @@ class _Typesetter:
     # ----------------------------------------------------------- names
     def name(self, name: str) -> str:
         spec = self.spec
-        if name in spec.inputs:
-            return self._subscripted(name, "t")
+        if name in self.inputs:
+            return self._subscripted(name, self.index)
+        if name in spec.predecessors:
+            pred = spec.predecessors[name]
+            return self._subscripted(pred.state, self.shifted(pred.offset))
         if name in spec.states:
             return self._subscripted(name, "t-1")
         if name in self.next_of:
-            return self._subscripted(self.next_of[name], "t")
+            return self._subscripted(self.next_of[name], self.index)
         if name in spec.equations:
             if name.endswith("_t"):
-                return self._subscripted(name[:-2], "t")
-            return self._subscripted(name, "t")
+                return self._subscripted(name[:-2], self.index)
+            return self._subscripted(name, self.index)
         return self._plain(name)
+
+    def shifted(self, offset: tuple[int, ...]) -> str:
+        """The index of a neighbouring cell: (-1, 0) -> ``i-1,j``."""
+        return ",".join(f"{letter}{o:+d}" if o else letter for letter, o in zip(self.letters, offset))
 
     def _plain(self, name: str) -> str:
         if not self.latex:
             return name
         base, _, sub = name.rpartition("_")
-        if base and len(sub) <= 3:
+        if base and len(sub) <= 3 and "_" not in base:
             return f"{_latex_base(base)}_{{{sub}}}"
+        base, _, sub = name.partition("_")  # W_f_up: W with subscript f_up
+        if base and sub and len(base) <= 2 and len(sub.replace("_", "")) <= 6:
+            return f"{_latex_base(base)}_{{{_latex_escape(sub)}}}"
         return _latex_base(name)
 
     def _subscripted(self, name: str, time: str) -> str:
         base, _, sub = name.rpartition("_")
-        if not base or len(sub) > 3:
+        if not base or len(sub) > 4:
             base, sub = name, ""
         index = f"{sub},{time}" if sub else time
         if self.latex:
@@ -235,13 +249,16 @@ class _Typesetter:
         return ""
 
     def _conv_options(self, options: Mapping[str, Any]) -> str:
-        fixed = [f"{k}={v}" for k, v in options.items() if v != k]
-        free = [k for k in FUNCTIONS.get("conv").options if options.get(k, k) == k and k in self.spec.attributes]
+        fixed = [f"{k}={v}" for k, v in options.items() if v != k and v not in self.spec.attributes]
+        # an absent mask is no mask; any other absent option comes from the attribute of its name
+        free = [k for k in FUNCTIONS.get("conv").options
+                if (options.get(k, k) == k and k != "mask" or options.get(k) in self.spec.attributes)
+                and options.get(k, k) in self.spec.attributes]
         parts = []
         if fixed:
             parts.append(", ".join(fixed) + " (fixed)")
         if free:
-            defaults = ", ".join(f"{k}={_attr_text(self.spec.attributes[k].default)}" for k in free)
+            defaults = ", ".join(f"{k}={_attr_text(self.spec.attributes[options.get(k, k)].default)}" for k in free)
             parts.append(f"{', '.join(free)} from the attributes (default {defaults})")
         text = "; ".join(parts) or "no options"
         return _latex_escape(text) if self.latex else text
@@ -284,9 +301,10 @@ def _lines(spec: Any, setter: _Typesetter) -> list[_Line]:
     for state in spec.states.values():
         if state.next:
             notes[state.next] = f"new {state.doc or state.name}"
+    where = f"cell ({', '.join(setter.letters)})" if spec.is_grid else "step t"
     for output in spec.outputs.values():
         if output.step:
-            notes[output.step] = notes.get(output.step, "") + f"; output {output.name} at step t"
+            notes[output.step] = notes.get(output.step, "") + f"; output {output.name} at {where}"
     return [
         _Line(setter.name(name), setter.render(spec.equations[name].node).text, notes.get(name, ""))
         for name in spec.order
@@ -294,15 +312,39 @@ def _lines(spec: Any, setter: _Typesetter) -> list[_Line]:
 
 
 def _preamble(spec: Any, setter: _Typesetter) -> str:
-    ins = ", ".join(setter._math(setter.name(n)) for n in spec.inputs)
-    before = ", ".join(setter._math(setter._subscripted(n, "t-1")) for n in spec.states)
-    after = ", ".join(setter._math(setter._subscripted(n, "t")) for n in spec.states)
-    return f"One step t: {ins} is the input at step t, {before} the states before the step, {after} after it."
+    ins = ", ".join(setter._math(setter.name(n)) for n in setter.inputs)
+    after = ", ".join(setter._math(setter._subscripted(n, setter.index)) for n in spec.states)
+    if spec.is_grid:
+        cell = f"({', '.join(setter.letters)})"
+        parts = []
+        for axis, letter in enumerate(setter.letters):
+            preds = [p for p in spec.predecessors.values() if p.axis == axis]
+            if preds:
+                names = ", ".join(setter._math(setter.name(p.name)) for p in preds)
+                bounds = ", ".join(setter._code(p.boundary) for p in preds)
+                parts.append(f"{names} those of the cell before it along {spec.recurrence.axes[axis]} "
+                             f"(on the first, the boundary {bounds})")
+        text = (f"One cell {cell} of the grid, in scan order: {ins} is the input at cell {cell}, "
+                f"{'; '.join(parts)}; {after} the states after it.")
+    else:
+        before = ", ".join(setter._math(setter._subscripted(n, "t-1")) for n in spec.states)
+        text = f"One step t: {ins} is the input at step t, {before} the states before the step, {after} after it."
+    for t in spec.transforms.values():
+        ops = spec.attributes[t.op].values if t.op in spec.attributes else (t.op,)
+        which = " or ".join(f"{op}({setter._code(t.source)})" for op in ops)
+        text += f" The input {setter._code(t.name)} is {which}" + (
+            f" (attribute {setter._code(t.op)})" if t.op in spec.attributes else "") + (f": {t.doc}." if t.doc else ".")
+    if spec.stages:
+        chain = " → ".join(setter._code(s.name) for s in spec.stages)
+        text += f" Pipeline stages: {chain} (the recurrence is stage {setter._code(next(s.name for s in spec.stages if s.op == 'recurrence'))})."
+    return text
 
 
 def _shape_rows(spec: Any, setter: _Typesetter) -> list[list[str]]:
     rows = []
-    for kind, group in (("input", spec.inputs), ("state", spec.states), ("output", spec.outputs), ("parameter", spec.params)):
+    transforms = {n: d for n, d in spec.core_inputs().items() if n in spec.transforms}
+    for kind, group in (("input", spec.inputs), ("transform", transforms), ("state", spec.states),
+                        ("boundary", spec.boundaries), ("output", spec.outputs), ("parameter", spec.params)):
         for decl in group.values():
             rows.append([decl.name, kind, render_shape(decl.shape), decl.doc])
     return rows

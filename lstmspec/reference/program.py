@@ -11,6 +11,12 @@ must be about as fast as a hand-written loop. Three rewrites, all generic:
    parameters concatenated on their last axis, split afterwards.
 3. **Closures.** Each node becomes a Python closure once; a step is a flat
    list of calls, with no tree walking or dispatch per timestep.
+4. **Regrouping.** The terms of a sum that read no state (``x @ W_i`` and
+   ``b_i`` in ``x @ W_i + h @ U_i + b_i``) are added once, hoisted; a step
+   adds only the terms that read a state.
+
+Grid recurrences (``grid.py``) run the same compiled step on every cell of an
+anti-diagonal at once.
 """
 from __future__ import annotations
 
@@ -50,8 +56,8 @@ class Program:
         self.spec = spec
         self.attrs = dict(attrs)
         self.be = backend
-        self.states = set(spec.states)
-        self.inputs = set(spec.inputs)
+        self.states = spec.recurrent_names()  # names whose value comes from an earlier step (or cell)
+        self.inputs = set(spec.core_inputs())
         self.groups: dict[tuple, _Group] = {}
         self.hoisted: list[Fn] = []
         self.hoisted_varying: list[bool] = []  # True: has a time axis to slice; False: constant
@@ -95,6 +101,10 @@ class Program:
             operand = self.compile(node.operand, mode)
             return lambda env: -operand(env)
         if isinstance(node, BinOp):
+            if mode == "step" and node.op in "+-":
+                regrouped = self._regroup_sum(node)
+                if regrouped is not None:
+                    return regrouped
             if node.op == "@" and self._fusable(node.right):
                 return self.fused("matmul", node.left, node.right.id, None, mode)
             left, right = self.compile(node.left, mode), self.compile(node.right, mode)
@@ -109,6 +119,33 @@ class Program:
         if isinstance(node, Call):
             return self.compile_call(node, mode)
         raise TypeError(f"cannot compile {type(node).__name__}")  # the parser allows nothing else
+
+    def _regroup_sum(self, node: BinOp) -> Fn | None:
+        """``x @ W_i + h @ U_i + b_i``: add the terms that read no state once, for all steps (4. below).
+
+        A sum is evaluated left to right as written, so ``x @ W_i + b_i`` is not a
+        sub-expression of it; regrouped, the static terms are one hoisted array
+        and a step adds only the dynamic ones. Floating-point sums are not
+        associative: the result may differ from the written order in the last bit.
+        """
+        terms = _terms(node, 1)
+        static = [(sign, t) for sign, t in terms if not self.is_dynamic(t)]
+        dynamic = [(sign, t) for sign, t in terms if self.is_dynamic(t)]
+        if len(static) < 2 or not dynamic:
+            return None
+        first_sign, combined = static[0]
+        combined = Neg(combined, text=combined.text) if first_sign < 0 else combined
+        for sign, t in static[1:]:
+            combined = BinOp("+" if sign > 0 else "-", combined, t, text=f"{combined.text} {'+' if sign > 0 else '-'} {t.text}")
+        parts = [(1, self.hoist(combined))] + [(sign, self.compile(t, "step")) for sign, t in dynamic]
+
+        def total(env: Env) -> Any:
+            out = parts[0][1](env)
+            for sign, fn in parts[1:]:
+                out = out + fn(env) if sign > 0 else out - fn(env)
+            return out
+
+        return total
 
     def compile_call(self, node: Call, mode: str) -> Fn:
         func = node.func
@@ -131,14 +168,7 @@ class Program:
         return lambda env: conv(x(env), w(env))
 
     def _conv_fn(self, options: Any) -> Callable[[Any, Any], Any]:
-        attrs, be = self.attrs, self.be
-
-        def conv(x: Any, w: Any) -> Any:
-            n = w.ndim - 2
-            resolved = [options.resolve(axis, attrs) for axis in range(n)]
-            return be.conv(x, w, resolved[0][0], [r[1] for r in resolved], [r[2] for r in resolved])
-
-        return conv
+        return conv_with_options(self.be, self.attrs, options)
 
     def _fusable(self, node: Node) -> bool:
         return isinstance(node, Name) and node.id in self.spec.params
@@ -182,7 +212,7 @@ class Program:
     # ------------------------------------------------------------------- run
     def run(self, x: Any, state: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
         spec, be = self.spec, self.be
-        (input_name, input_decl), = spec.inputs.items()
+        (input_name, input_decl), = spec.core_inputs().items()
         time_axis = [d.render() for d in input_decl.shape].index(spec.recurrence.axis)
         base: Env = {name: be.asarray(params[name]) for name in spec.params}
         for attr in spec.attributes.values():
@@ -221,11 +251,56 @@ class Program:
         return y, current
 
 
+def _terms(node: Node, sign: int) -> list[tuple[int, Node]]:
+    """The signed terms of a sum: ``a - (b + c)`` -> [(1, a), (-1, b), (-1, c)]."""
+    if isinstance(node, BinOp) and node.op in "+-":
+        return _terms(node.left, sign) + _terms(node.right, sign if node.op == "+" else -sign)
+    return [(sign, node)]
+
+
+def conv_with_options(be: Backend, attrs: Mapping[str, Any], options: Any) -> Callable[[Any, Any], Any]:
+    """``conv(x, w)`` with a call's options resolved against the attributes, the kernel masked if asked."""
+
+    def conv(x: Any, w: Any) -> Any:
+        n = w.ndim - 2
+        resolved = [options.resolve(axis, attrs) for axis in range(n)]
+        mask = options.mask if options.mask in (None, "none", "A", "B") else attrs[options.mask]
+        if mask in ("A", "B"):
+            w = w * be.asarray(causal_mask(tuple(w.shape[:n]), mask))
+        return be.conv(x, w, resolved[0][0], [r[1] for r in resolved], [r[2] for r in resolved])
+
+    return conv
+
+
+def causal_mask(kernel: tuple[int, ...], mask: str) -> np.ndarray:
+    """PixelCNN/PixelRNN masks, (k..., 1, 1): 1 for taps before the centre in raster order ("A"), and the centre ("B").
+
+    A masked conv is ``same``, stride 1: output position p reads input p + t - centre
+    at tap t, where the centre (k - 1) // 2 is TensorFlow's padding before the input.
+    So the taps kept are those whose offset t - centre is lexicographically negative
+    (zero too for "B"): in 1-d, the pixels to the left; in 2-d, the rows above and
+    the pixels to the left on the centre row.
+    """
+    out = np.zeros(kernel + (1, 1))
+    for tap in np.ndindex(*kernel):
+        offset = tuple(t - (k - 1) // 2 for t, k in zip(tap, kernel))
+        first = next((o for o in offset if o != 0), 0)
+        if first < 0 or (first == 0 and mask == "B"):
+            out[tap] = 1.0
+    return out
+
+
 def program_for(spec: Spec, attrs: Mapping[str, Any], backend: Backend) -> Program:
     key = (backend.key, tuple(sorted((k, v) for k, v in attrs.items())))
     program = spec._programs.get(key)
     if program is None:
-        program = spec._programs[key] = Program(spec, attrs, backend)
+        if spec.is_grid:
+            from .grid import GridProgram
+
+            program = GridProgram(spec, attrs, backend)
+        else:
+            program = Program(spec, attrs, backend)
+        spec._programs[key] = program
     return program
 
 
@@ -242,11 +317,12 @@ def run_reference(
     be = backend if isinstance(backend, Backend) else get_backend(backend)
     if not isinstance(state, Mapping) or not isinstance(params, Mapping):
         raise ConfigError("state and params must be dicts of arrays under the spec's names")
-    missing = [n for n in spec.states if n not in state] + [n for n in spec.params if n not in params]
+    initial = spec.initial_states
+    missing = [n for n in initial if n not in state] + [n for n in spec.params if n not in params]
     if missing:
-        raise ShapeError(f"missing {', '.join(missing)} (spec {spec.name} needs states {', '.join(spec.states)} "
+        raise ShapeError(f"missing {', '.join(missing)} (spec {spec.name} needs states {', '.join(initial)} "
                          f"and params {', '.join(spec.params)})")
-    extra = [n for n in state if n not in spec.states] + [n for n in params if n not in spec.params]
+    extra = [n for n in state if n not in initial] + [n for n in params if n not in spec.params]
     if extra:
         raise ShapeError(f"unexpected {', '.join(map(str, extra))}: spec {spec.name} has no such state or parameter")
     (input_name, input_decl), = spec.inputs.items()
@@ -255,16 +331,24 @@ def run_reference(
     state = {k: be.asarray(v) for k, v in state.items()}
     if channels_first:
         x = _to_channels_last(be, x, leading_axes(spec, input_decl))
-        state = {k: _to_channels_last(be, v, leading_axes(spec, spec.states[k])) for k, v in state.items()}
+        state = {k: _to_channels_last(be, v, leading_axes(spec, initial[k])) for k, v in state.items()}
     arrays = {f"x (input {input_name})": ("input", input_decl, tuple(x.shape))}
     arrays.update({f"params[{n!r}]": ("param", spec.params[n], tuple(params[n].shape)) for n in spec.params})
-    arrays.update({f"state[{n!r}]": ("state", spec.states[n], tuple(state[n].shape)) for n in spec.states})
+    arrays.update({f"state[{n!r}]": ("state", initial[n], tuple(state[n].shape)) for n in initial})
     dims = bind_dims(spec, attrs, arrays)
     check_memory(spec, dims, attrs)
+    if spec.transforms:
+        from .transforms import apply_transforms
+
+        (x,) = apply_transforms(spec, attrs, {input_name: x}, be).values()
     program = program_for(spec, attrs, be)
+    (_, core_decl), = spec.core_inputs().items()
+    if spec.is_grid:
+        with np.errstate(over="ignore"):
+            return program.run(x, state, params)
     reverse = spec.recurrence.reversed(attrs)
     if reverse:
-        x = be.flip(x, time_axis(spec, input_decl))
+        x = be.flip(x, time_axis(spec, core_decl))
     with np.errstate(over="ignore"):
         y, final = program.run(x, state, params)
     if reverse:  # output step t belongs to input position t

@@ -45,7 +45,7 @@ def random_params(spec: Spec, config: Mapping[str, Any] | None, rng: Any, dims: 
 
 def _is_state_shaped(spec: Spec, decl) -> bool:
     """A Hadamard parameter (ConvLSTM peephole) has a state's shape without batch."""
-    return any(decl.shape == state.shape[1:] for state in spec.states.values())
+    return len(decl.shape) >= 2 and any(decl.shape == state.shape[1:] for state in spec.states.values())
 
 
 def random_inputs(
@@ -59,7 +59,7 @@ def random_inputs(
     if channels_first:
         x = _channels_first(x, leading_axes(spec, input_decl))
     state = {}
-    for name, decl in spec.states.items():
+    for name, decl in spec.initial_states.items():
         value = gen.uniform(-0.5, 0.5, size=spec.concrete_shape(decl, sizes, attrs))
         state[name] = _channels_first(value, leading_axes(spec, decl)) if channels_first else value
     return x, state

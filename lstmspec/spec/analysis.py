@@ -10,7 +10,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..errors import SpecError
-from ..expr.dims import Shape, dim_aliases, render_shape
+from ..expr.dims import Dim, Shape, Sym, dim_aliases, render_shape
+from ..expr.functions import CONV_MASKS
+from ..expr.ir import Call
 from ..expr.shapes import ShapeInference
 from .model import Equation, Spec
 
@@ -78,7 +80,12 @@ def _analyze(spec: Spec, locate: Callable[[SpecError, str], SpecError], skip_equ
             continue
         undefined = sorted(eq.node.names() - set(known) - set(spec.equations) - failed)
         if undefined:
-            error(f"undefined name {undefined[0]!r}", f"equations.{name}", undefined[0])
+            message = f"undefined name {undefined[0]!r}"
+            if spec.is_grid and undefined[0] in spec.states:
+                preds = [p.name for p in spec.predecessors.values() if p.state == undefined[0]]
+                message += (f": in a grid recurrence a state is read through a predecessor "
+                            f"({', '.join(preds) or 'none declared for it'})")
+            error(message, f"equations.{name}", undefined[0])
             failed.add(name)
             continue
         if eq.node.names() & failed:
@@ -122,19 +129,35 @@ def _analyze(spec: Spec, locate: Callable[[SpecError, str], SpecError], skip_equ
                 f"{render_shape(step_shape)}, but {output.step} has shape {render_shape(shapes[output.step])}",
                 f"{key}.step",
             )
-    for decl in spec.inputs.values():
-        if not any(d.render() == spec.recurrence.axis for d in decl.shape):
-            error(f"input {decl.name} has no {spec.recurrence.axis} axis to iterate over", f"inputs.{decl.name}.shape")
+    for decl in spec.core_inputs().values():
+        table = "transforms" if decl.name in spec.transforms else "inputs"
+        for axis in spec.recurrence.scan_axes:
+            if not any(d.render() == axis for d in decl.shape):
+                error(f"input {decl.name} has no {axis} axis to iterate over", f"{table}.{decl.name}" +
+                      (".shape" if table == "inputs" else ""))
+                break
+    if spec.is_grid:
+        for output in spec.outputs.values():
+            missing = [a for a in spec.recurrence.axes if Sym(a) not in output.shape]
+            if missing:
+                error(f"output {output.name} holds every cell and needs the {missing[0]} axis", f"outputs.{output.name}.shape")
+    _check_masks(spec, error)
 
     if skip_equations:
         return findings  # usage is unknowable while an equation does not parse
     used = set().union(*(eq.node.names() for eq in spec.equations.values())) if spec.equations else set()
-    for table, group in (("params", spec.params), ("inputs", spec.inputs)):
+    used |= {t.source for t in spec.transforms.values() if t.name in used}
+    for table, group in (("params", spec.params), ("inputs", spec.inputs), ("transforms", spec.transforms)):
         for name in group:
             if name not in used:
                 error(f"{table[:-1]} {name} is declared but no equation uses it", f"{table}.{name}")
+    for pred in spec.predecessors.values():
+        if pred.name not in used:
+            error(f"predecessor {pred.name} is declared but no equation uses it", f"predecessors.{pred.name}",
+                  severity="warning")
     for name in spec.states:
-        if name not in used:
+        readers = {p.name for p in spec.predecessors.values() if p.state == name} if spec.is_grid else {name}
+        if not readers & used:
             error(f"state {name} is never read by an equation", f"states.{name}", severity="warning")
     sinks = {s.next for s in spec.states.values()} | {o.step for o in spec.outputs.values()}
     reachable: set[str] = set()
@@ -153,7 +176,34 @@ def _analyze(spec: Spec, locate: Callable[[SpecError, str], SpecError], skip_equ
         for decl in group.values():
             for d in decl.shape:
                 used_dims |= d.symbols()
+    for item in list(spec.transforms.values()) + list(spec.stages):
+        for value in dict(item.options).values():
+            for d in value if isinstance(value, tuple) else (value,):
+                if isinstance(d, Dim):
+                    used_dims |= d.symbols()
+                elif isinstance(d, str) and d in spec.dims:  # a transform keeps its options as written
+                    used_dims.add(d)
+        for d in item.shape:
+            used_dims |= d.symbols()
+    for decl in spec.dims.values():
+        if decl.derived is not None:
+            used_dims |= decl.derived.symbols()
     for name, decl in spec.dims.items():
         if decl.derived is None and name not in used_dims:
             error(f"dimension {name} is declared but no shape uses it", f"dims.{name}", severity="warning")
     return findings
+
+
+def _check_masks(spec: Spec, error: Callable[..., None]) -> None:
+    """A conv ``mask=NAME`` names A, B, none or a choice attribute whose values are those."""
+    for eq in spec.equations.values():
+        for node in eq.node.walk():
+            if not (isinstance(node, Call) and node.func == "conv"):
+                continue
+            mask = node.option("mask")
+            if mask is None or mask in CONV_MASKS:
+                continue
+            attr = spec.attributes.get(str(mask))
+            if attr is None or attr.type != "choice" or set(attr.values) - set(CONV_MASKS):
+                error(f"conv mask={mask} must be {', '.join(CONV_MASKS)} or a choice attribute with those values",
+                      f"equations.{eq.name}", node.text)

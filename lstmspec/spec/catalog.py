@@ -47,4 +47,6 @@ def load_spec(name_or_path: str | Path) -> Spec:
         display = str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
         pass
-    return _load_cached(str(path.resolve()), path.stat().st_mtime, display)
+    # a spec that extends another changes when its parent does: key the cache on the shipped files too
+    mtime = max([path.stat().st_mtime] + [p.stat().st_mtime for p in specs_dir().glob("*.toml")])
+    return _load_cached(str(path.resolve()), mtime, display)

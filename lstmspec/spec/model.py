@@ -26,6 +26,9 @@ class DimDecl:
     doc: str
     default: int | None
     derived: Dim | None = None  # e.g. the output size of a convolution axis
+    # how it is derived: "conv" or "formula" (shapes hold the formula, so inference can
+    # compare it), "transform" (the size of a transform's output axis; shapes hold the name)
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -50,24 +53,109 @@ class Equation:
 
 @dataclass(frozen=True)
 class Recurrence:
-    """How the equations are iterated. ``sequence``: over one axis (time).
+    """How the equations are iterated.
 
-    The language leaves room for grid recurrences (``kind = "grid"`` with
-    several axes and named predecessor states, as MDLSTM needs); only
-    ``sequence`` is implemented so far.
+    ``sequence``: over one axis (time); a state name in an equation is its
+    value at the previous step. ``grid``: over several axes at once
+    (``axes = ["rows", "cols"]``, MDLSTM); an equation reads a state only
+    through a declared *predecessor* (``h_up``: the state ``h`` of the cell
+    one step back along one axis), and the states before the first cell
+    along each axis are declared boundaries (``h_row0``), the initial states
+    a kernel is given. ``directions`` maps each value of the direction
+    attribute to +1 (from the first index up) or -1 (from the last index
+    down) per axis: the four scan directions of a 2-D LSTM.
     """
 
     kind: str
-    axis: str
-    # Name of a choice attribute with values forward|reverse, or None. In the
-    # reverse direction the sequence is processed from its last step to its
+    axis: str  # sequence: the iterated axis; grid: the first of ``axes`` (reports name it as the step axis)
+    # Name of a choice attribute, or None. Sequence: values forward|reverse; in
+    # the reverse direction the sequence is processed from its last step to its
     # first, and output step t is the one computed at input position t (ONNX's
     # convention; frameworks that return processing order are re-aligned by
-    # their adapter, which states so).
+    # their adapter, which states so). Grid: values are the keys of ``directions``.
     direction: str | None = None
+    axes: tuple[str, ...] = ()
+    directions: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+    @property
+    def is_grid(self) -> bool:
+        return self.kind == "grid"
+
+    @property
+    def scan_axes(self) -> tuple[str, ...]:
+        return self.axes or (self.axis,)
 
     def reversed(self, attrs: Mapping[str, Any]) -> bool:
-        return self.direction is not None and attrs.get(self.direction) == "reverse"
+        return not self.is_grid and self.direction is not None and attrs.get(self.direction) == "reverse"
+
+    def signs(self, attrs: Mapping[str, Any]) -> tuple[int, ...]:
+        """Per scanned axis +1 (first index first) or -1 (last index first) for these attributes."""
+        if self.is_grid:
+            if self.direction is None:
+                return (1,) * len(self.axes)
+            return dict(self.directions)[attrs.get(self.direction)]
+        return (-1,) if self.reversed(attrs) else (1,)
+
+
+@dataclass(frozen=True)
+class Predecessor:
+    """A grid recurrence's view of a state at a neighbouring cell: ``h_up = { state = "h", offset = [-1, 0] }``.
+
+    ``offset`` is -1 along one axis and 0 along the others, in scan order (the
+    cell scanned just before along that axis, whatever the direction). Cells
+    on the first row (first index along ``axis``) read ``boundary`` instead:
+    a declared initial state holding one value per position along the other axes.
+    """
+
+    name: str
+    state: str
+    offset: tuple[int, ...]
+    boundary: str
+    doc: str = ""
+    line: int | None = None
+
+    @property
+    def axis(self) -> int:
+        return self.offset.index(-1)
+
+
+@dataclass(frozen=True)
+class Transform:
+    """A whole-tensor op on a declared input whose result the equations read (``x = rows(image)``).
+
+    ``op`` is a registered op or a choice attribute naming one (``scan``:
+    rows or cols); ``options`` hold Dims (``step``) and plain values.
+    """
+
+    name: str
+    op: str
+    source: str
+    options: tuple[tuple[str, Any], ...]
+    shape: Shape
+    doc: str = ""
+    line: int | None = None
+
+    def op_name(self, attrs: Mapping[str, Any]) -> str:
+        return str(attrs.get(self.op, self.op))
+
+    def option(self, key: str, default: Any = None) -> Any:
+        return dict(self.options).get(key, default)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a pipeline (``[stages]``): shapes only, in the order written."""
+
+    name: str
+    op: str
+    source: str | None
+    options: tuple[tuple[str, Any], ...]
+    shape: Shape
+    doc: str = ""
+    line: int | None = None
+
+    def option(self, key: str, default: Any = None) -> Any:
+        return dict(self.options).get(key, default)
 
 
 @dataclass(frozen=True)
@@ -89,20 +177,64 @@ class Spec:
     order: tuple[str, ...]  # equations in dependency order
     gates: dict[str, str]  # gate equation name -> description
     layouts: dict[str, Layout]
+    predecessors: dict[str, Predecessor] = field(default_factory=dict)  # grid recurrences
+    boundaries: dict[str, TensorDecl] = field(default_factory=dict)  # grid: the initial states, derived
+    transforms: dict[str, Transform] = field(default_factory=dict)
+    stages: tuple[Stage, ...] = ()
+    extends: str | None = None  # the spec whose declarations this one starts from
+    # the specs it extends whose equations it keeps, nearest first (cnn_lstm: row_lstm, lstm): a framework
+    # layer implementing one of them implements this spec, fed its transforms
+    lineage: tuple[str, ...] = ()
+    example: dict[str, int] = field(default_factory=dict)  # sizes of the worked example in reports/shapes.md
+    trace_example: bool = False  # True: `lstmspec trace` uses the example's sizes too (small enough to read)
     _programs: dict = field(default_factory=dict, compare=False, repr=False)
+
+    # ------------------------------------------------------------ recurrence
+    @property
+    def is_grid(self) -> bool:
+        return self.recurrence.is_grid
+
+    @property
+    def initial_states(self) -> dict[str, TensorDecl]:
+        """What the ``state`` argument of the reference and of a kernel holds (and the final state returns).
+
+        Sequence: the states. Grid: the boundaries, e.g. ``h_row0`` (batch, cols, units)
+        and ``h_col0`` (batch, rows, units); their final values are the states on the
+        last row and column scanned, the boundary a continuation of the scan would read.
+        """
+        return self.boundaries if self.is_grid else self.states
+
+    def recurrent_names(self) -> set[str]:
+        """Names whose value comes from earlier steps: states (sequence) or predecessors (grid)."""
+        return set(self.predecessors) if self.is_grid else set(self.states)
+
+    def core_inputs(self) -> dict[str, TensorDecl]:
+        """The inputs the equations read: transforms in place of the inputs they read."""
+        sources = {t.source for t in self.transforms.values()}
+        out = {n: d for n, d in self.inputs.items() if n not in sources}
+        for t in self.transforms.values():
+            out[t.name] = TensorDecl(t.name, t.shape, t.doc, line=t.line)
+        return out
 
     # ----------------------------------------------------------------- shapes
     def step_shape(self, decl: TensorDecl) -> Shape:
-        """Shape of one timestep of a tensor: the recurrence axis removed."""
-        return tuple(d for d in decl.shape if d != Sym(self.recurrence.axis))
+        """Shape of one step (one cell of a grid) of a tensor: the recurrence axes removed."""
+        axes = {Sym(a) for a in self.recurrence.scan_axes}
+        return tuple(d for d in decl.shape if d not in axes)
 
     def name_shapes(self) -> dict[str, Shape]:
-        """Shapes of the names an equation can use (inputs per step, previous states, params, attributes)."""
+        """Shapes of the names an equation can use (inputs per step, previous states or predecessors,
+        params, attributes)."""
         shapes: dict[str, Shape] = {}
-        for decl in self.inputs.values():
+        for decl in self.core_inputs().values():
             shapes[decl.name] = self.step_shape(decl)
-        for decl in self.states.values():
-            shapes[decl.name] = decl.shape
+        if self.is_grid:
+            for pred in self.predecessors.values():
+                if pred.state in self.states:
+                    shapes[pred.name] = self.states[pred.state].shape
+        else:
+            for decl in self.states.values():
+                shapes[decl.name] = decl.shape
         for decl in self.params.values():
             shapes[decl.name] = decl.shape
         for attr in self.attributes.values():
@@ -185,8 +317,10 @@ class Spec:
         *,
         backend: str = "numpy",
     ) -> tuple[Any, dict[str, Any]]:
-        """Run the equations over the whole sequence: ``(y, final_state)``.
+        """Run the equations over the whole sequence (every cell of a grid): ``(y, final_state)``.
 
+        ``x`` is the declared input (an image, for a spec that transforms it);
+        ``state`` holds ``spec.initial_states`` (a grid's boundaries).
         ``y`` holds every timestep's output; float64 numpy by default (the
         oracle); ``backend="torch"`` evaluates the same program with torch so
         that autograd can differentiate the spec's own equations.

@@ -1,0 +1,217 @@
+"""What a timing depends on besides the code: versions, device, threads, math settings, machine load.
+
+Every bench report records these (``meta`` of the JSON, the header of the
+Markdown and HTML reports), so that two figures can be compared only when
+they were taken under the same conditions.
+"""
+from __future__ import annotations
+
+import ctypes
+import glob
+import importlib.metadata
+import os
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+#: Distributions whose versions a report records (first installed name wins).
+_DISTRIBUTIONS = {
+    "numpy": ("numpy",),
+    "torch": ("torch",),
+    "tensorflow": ("tensorflow", "tensorflow-cpu"),
+    "keras": ("keras",),
+    "onnxruntime": ("onnxruntime", "onnxruntime-gpu"),
+    "onnx": ("onnx",),
+    "matplotlib": ("matplotlib",),
+    "triton": ("triton",),
+}
+
+
+def versions() -> dict[str, str]:
+    """Python and library versions, CUDA and cuDNN: "not installed" rather than absent."""
+    from .. import __version__
+
+    out = {"lstmspec": __version__, "python": platform.python_version()}
+    for name, dists in _DISTRIBUTIONS.items():
+        module = sys.modules.get(name)
+        version = getattr(module, "__version__", None) if module is not None else None
+        for dist in dists:
+            if version is not None:
+                break
+            try:
+                version = importlib.metadata.version(dist)
+            except importlib.metadata.PackageNotFoundError:
+                continue
+        out[name] = str(version) if version is not None else "not installed"
+    torch = _torch()
+    if torch is not None:
+        out["cuda"] = str(torch.version.cuda) if torch.version.cuda else "none (CPU build of torch)"
+        out["cudnn"] = str(torch.backends.cudnn.version()) if torch.cuda.is_available() else "n/a (no CUDA device)"
+    return out
+
+
+def _torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def device_name(device: str) -> str:
+    if device == "cuda":
+        torch = _torch()
+        return torch.cuda.get_device_name(0) if torch is not None and torch.cuda.is_available() else "no CUDA device"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+# --------------------------------------------------------------------- threads
+def _openblas() -> Any:
+    """numpy's bundled OpenBLAS (None when numpy links another BLAS)."""
+    import numpy as np
+
+    for path in glob.glob(os.path.join(os.path.dirname(np.__path__[0]), "numpy.libs", "*openblas*")):
+        try:
+            return ctypes.CDLL(path)
+        except OSError:
+            continue
+    return None
+
+
+def _openblas_call(prefix: str, *args: int) -> Any:
+    lib = _openblas()
+    if lib is None:
+        return None
+    for symbol in (f"scipy_openblas_{prefix}_num_threads64_", f"openblas_{prefix}_num_threads64_",
+                   f"openblas_{prefix}_num_threads"):
+        fn = getattr(lib, symbol, None)
+        if fn is not None:
+            return fn(*args)
+    return None
+
+
+def set_threads(n: int, *, tensorflow: bool = False) -> list[str]:
+    """Use ``n`` CPU threads in torch, numpy's OpenBLAS and (``tensorflow``) TensorFlow; notes on what failed.
+
+    TensorFlow fixes its thread pools when its runtime starts, so it is
+    imported and configured here, before any adapter runs a Keras layer.
+    ONNX Runtime sessions take the count from ``threads()`` when built.
+    """
+    notes: list[str] = []
+    torch = _torch()
+    if torch is not None:
+        torch.set_num_threads(n)
+    if _openblas_call("set", n) is None:
+        notes.append("numpy's BLAS thread count could not be set (not the bundled OpenBLAS)")
+    if tensorflow:
+        from ..adapters.keras_layers import _tf_keras
+
+        tf, _ = _tf_keras()
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(n)
+        except RuntimeError as exc:  # the runtime was already initialised
+            notes.append(f"TensorFlow threads not set: {exc}")
+    global _THREADS
+    _THREADS = n
+    return notes
+
+
+_THREADS: int | None = None
+
+
+def threads() -> int | None:
+    """The count given to ``set_threads`` (None: each library's default)."""
+    return _THREADS
+
+
+def thread_settings() -> dict[str, Any]:
+    """Thread counts as each library reports them (0 for TensorFlow means one per core)."""
+    out: dict[str, Any] = {"os.cpu_count": os.cpu_count()}
+    if hasattr(os, "sched_getaffinity"):
+        out["usable cores"] = len(os.sched_getaffinity(0))
+    out["--threads"] = _THREADS if _THREADS is not None else "library defaults"
+    torch = _torch()
+    if torch is not None:
+        out["torch intra-op"] = torch.get_num_threads()
+        out["torch inter-op"] = torch.get_num_interop_threads()
+    blas = _openblas_call("get")
+    if blas is not None:
+        out["numpy OpenBLAS"] = int(blas)
+    tf = sys.modules.get("tensorflow")
+    if tf is not None:
+        out["tensorflow intra-op (0 = all cores)"] = tf.config.threading.get_intra_op_parallelism_threads()
+        out["tensorflow inter-op (0 = all cores)"] = tf.config.threading.get_inter_op_parallelism_threads()
+    if "onnxruntime" in sys.modules:
+        out["onnxruntime intra-op (0 = all cores)"] = _THREADS or 0
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        if var in os.environ:
+            out[var] = os.environ[var]
+    return out
+
+
+def cuda_settings(cudnn_benchmark: bool) -> dict[str, Any]:
+    """cuDNN autotuning and TF32: set per precision for every timed call, never inherited."""
+    torch = _torch()
+    if torch is None or not torch.cuda.is_available():
+        return {}
+    torch.backends.cudnn.benchmark = cudnn_benchmark
+    return {
+        "torch.backends.cudnn.benchmark": cudnn_benchmark,
+        "TF32": "per precision: on for tf32 rows, off for float32 rows (torch.backends.cuda.matmul.allow_tf32 "
+                "and torch.backends.cudnn.allow_tf32 set around every call)",
+        "cudnn.deterministic": bool(torch.backends.cudnn.deterministic),
+    }
+
+
+# ---------------------------------------------------------------- machine load
+class ForeignLoad:
+    """CPU time other processes took while the bench ran (``/proc/stat`` busy time minus ours).
+
+    On a small shared machine anything else running skews timings; the
+    report states the share so a reader can discount a noisy run.
+    """
+
+    def __init__(self) -> None:
+        self.start = self._read()
+
+    @staticmethod
+    def _read() -> tuple[float, float, float] | None:
+        try:
+            with open("/proc/stat") as f:
+                fields = [int(v) for v in f.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        tick = os.sysconf("SC_CLK_TCK")
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+        own = os.times()
+        return (sum(fields[:8]) - idle) / tick, own.user + own.system, time.monotonic()
+
+    def stop(self) -> dict[str, float] | None:
+        end = self._read()
+        if self.start is None or end is None:
+            return None
+        busy, own, wall = (e - s for e, s in zip(end, self.start))
+        other = max(0.0, busy - own)
+        cores = os.cpu_count() or 1
+        return {"other_cpu_s": round(other, 2), "wall_s": round(wall, 2),
+                "other_share": round(other / (wall * cores), 4) if wall > 0 else 0.0}
+
+
+def load_average() -> Sequence[float] | None:
+    try:
+        return tuple(round(v, 2) for v in os.getloadavg())
+    except OSError:
+        return None
+
+
+__all__ = ["versions", "device_name", "set_threads", "threads", "thread_settings", "cuda_settings",
+           "ForeignLoad", "load_average"]
