@@ -120,6 +120,22 @@ def select_adapters(names: list[str] | None) -> list[Adapter]:
     return chosen
 
 
+def installed(a: Adapter, asked: bool, notes: list[str]) -> bool:
+    """Whether ``a``'s framework imports. Missing and asked for by name is a usage error;
+    missing and not asked for adds one note (once per framework) and skips it."""
+    from ..errors import ConfigError
+
+    fw = FRAMEWORKS.get(a.framework)
+    if fw.available():
+        return True
+    if asked:
+        raise ConfigError(f"framework {fw.name} was asked for but is not installed: {fw.install}")
+    note = f"skipping {fw.name}: not installed ({fw.install})"
+    if note not in notes:
+        notes.append(note)
+    return False
+
+
 def as_numpy(value: Any) -> np.ndarray:
     """float64 numpy from a torch/TF/numpy array."""
     if hasattr(value, "detach"):

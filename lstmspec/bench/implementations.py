@@ -443,7 +443,7 @@ def select(spec: Spec, wanted: list[str], *, with_frameworks: bool, notes: list[
     ``wanted`` holds framework names (``torch``), adapter names
     (``torch.nn.LSTM``), ``reference`` (both references) or a reference's name.
     """
-    from ..adapters.base import FRAMEWORKS, all_adapters
+    from ..adapters.base import FRAMEWORKS, all_adapters, installed
 
     refs = references()
     adapters = [a for a in all_adapters()] if with_frameworks else []
@@ -460,13 +460,7 @@ def select(spec: Spec, wanted: list[str], *, with_frameworks: bool, notes: list[
             continue
         if wanted and a.framework not in wanted and a.name not in wanted:
             continue
-        fw = FRAMEWORKS.get(a.framework)
-        if not fw.available():
-            if wanted:
-                raise ConfigError(f"framework {fw.name} was asked for but is not installed: {fw.install}")
-            note = f"skipping {fw.name}: not installed ({fw.install})"
-            if note not in notes:
-                notes.append(note)
+        if not installed(a, bool(wanted), notes):
             continue
         chosen.append(from_adapter(a))
     return chosen

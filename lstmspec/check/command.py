@@ -87,7 +87,7 @@ def _split(text: str | None) -> list[str]:
 
 
 def _targets(spec: Spec, framework_arg: str | None, notes: list[str]) -> list[Target]:
-    from ..adapters.base import FRAMEWORKS, all_adapters, select_adapters
+    from ..adapters.base import all_adapters, installed, select_adapters
 
     wanted = _split(framework_arg)
     adapters = select_adapters(wanted) if wanted else all_adapters()
@@ -95,13 +95,7 @@ def _targets(spec: Spec, framework_arg: str | None, notes: list[str]) -> list[Ta
     for a in adapters:
         if a.spec != spec.name and a.spec not in spec.lineage:
             continue  # a layer of a spec this one extends, keeping its equations, implements it too
-        fw = FRAMEWORKS.get(a.framework)
-        if not fw.available():
-            if wanted:
-                raise ConfigError(f"framework {fw.name} was asked for but is not installed: {fw.install}")
-            note = f"skipping {fw.name}: not installed ({fw.install})"
-            if note not in notes:
-                notes.append(note)
+        if not installed(a, bool(wanted), notes):
             continue
         if a.spec != spec.name:
             from ..adapters.lowered import LoweredAdapter
