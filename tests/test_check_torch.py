@@ -249,3 +249,20 @@ def test_reference_numbers_are_float64_and_same_seed_same_data():
     a, b = make_data(spec, case, 3), make_data(spec, case, 3)
     assert a.x.dtype == np.float64 and np.array_equal(a.x, b.x)
     assert not np.array_equal(a.x, make_data(spec, case, 4).x)
+
+
+def test_both_halves_of_a_bidirectional_lstm_conform_and_reading_the_wrong_half_fails():
+    from lstmspec.adapters.torch_layers import NNLSTMForwardHalf, NNLSTMReverseHalf
+
+    spec = lstmspec.load_spec("lstm")
+    for half in (NNLSTMForwardHalf(), NNLSTMReverseHalf()):
+        results = run(spec, half, precisions=("float64",))
+        assert not [r.summary_line() for r in results if r.status not in (PASS, SKIP)]
+        assert sum(r.status == PASS for r in results) >= 3
+
+    class ForwardReadFromTheSecondHalf(NNLSTMForwardHalf):
+        name = "test: forward weights, output read from the reverse half's features"
+        half = 1
+
+    results = run(spec, ForwardReadFromTheSecondHalf(), precisions=("float64",))
+    assert {r.status for r in results} >= {FAIL} and "y" in failing_quantities(results)

@@ -128,23 +128,18 @@ class NNLSTMCell(_TorchLSTMBase):
         return Outcome(as_numpy(y), {k: as_numpy(v) for k, v in final.items()}, shapes, grads)
 
 
-@adapter
-class NNLSTMReverseHalf(_TorchLSTMBase):
-    """The backward half of a bidirectional nn.LSTM is PyTorch's only reverse LSTM.
+class _BidirectionalHalf(_TorchLSTMBase):
+    """One half of a bidirectional nn.LSTM, checked on its own.
 
-    The forward half gets unrelated random weights and its outputs get a zero
-    cotangent, so the check sees the reverse half alone: ``y[..., units:]``,
-    ``h_n[1]``, ``c_n[1]``.
+    The other half gets unrelated random weights and a zero cotangent, so the
+    check sees this half alone: ``y[..., half*units:(half+1)*units]``,
+    ``h_n[half]``, ``c_n[half]``. Checking both halves proves PyTorch's
+    layout of a bidirectional output: forward features first, then the
+    reverse half's, each aligned with the input positions.
     """
 
-    name = "torch.nn.LSTM(bidirectional=True)"
-    layout = "torch_reverse"
-    doc = "the reverse half of torch.nn.LSTM(bidirectional=True, batch_first=True)"
-    convention = ("bidirectional=True: the reverse half's output y[:, t, units:] is the one at input position t "
-                  "(aligned with the input, like ONNX reverse), h_n[1] is its state after input position 0")
-    supports = {"activation": ("tanh",), "recurrent_activation": ("sigmoid",), "direction": ("reverse",),
-                "return_sequences": (True,)}
-    supports_note = "the reverse half of a bidirectional LSTM"
+    half: int = 0
+    other_name: str = ""
 
     def run(self, data: CaseData, device: str, precision: Precision, want_grads: bool) -> Outcome:
         import torch
@@ -154,29 +149,57 @@ class NNLSTMReverseHalf(_TorchLSTMBase):
         layer = torch.nn.LSTM(features, units, batch_first=True, bidirectional=True)
         layer = layer.to(device=device, dtype=torch_dtype(precision))
         tensors = data.spec.layout(self.layout).to_framework(data.params, data.rng("bias split"))
-        other = data.rng("forward half")
+        other = data.rng(self.other_name)
         with torch.no_grad():
             for name, p in layer.named_parameters():
                 value = tensors[name] if name in tensors else other.uniform(-0.5, 0.5, tuple(p.shape))
                 p.copy_(torch.as_tensor(value))
         x = self._leaf(data.x, device, precision, want_grads)
         leaves: dict[str, Any] = {"x": x}
+        k = self.half
         with torch_math_mode(precision):
             if data.zero_state:
                 y, (h, c) = layer(x)
             else:
-                fwd = other.uniform(-0.5, 0.5, (2, batch, units))
-                h0 = self._leaf(np.stack([fwd[0], data.state["h"]]), device, precision, want_grads)
-                c0 = self._leaf(np.stack([fwd[1], data.state["c"]]), device, precision, want_grads)
+                rand = other.uniform(-0.5, 0.5, (2, batch, units))
+                hs, cs = [rand[0], rand[0]], [rand[1], rand[1]]
+                hs[k], cs[k] = data.state["h"], data.state["c"]
+                h0 = self._leaf(np.stack(hs), device, precision, want_grads)
+                c0 = self._leaf(np.stack(cs), device, precision, want_grads)
                 leaves.update(h=h0, c=c0)
                 y, (h, c) = layer(x, (h0, c0))
-            y = y[..., units:]
-            final = {"h": h[1], "c": c[1]}
+            y = y[..., k * units:(k + 1) * units]
+            final = {"h": h[k], "c": c[k]}
             grads: dict[str, np.ndarray] = {}
             if want_grads:
                 grads = self._backward(data, y, final, {**leaves, **dict(layer.named_parameters())})
-                for k in ("h", "c"):
-                    if k in grads:
-                        grads[k] = grads[k][1]
-        shapes = {name: tuple(p.shape) for name, p in layer.named_parameters()}
-        return Outcome(as_numpy(y), {k: as_numpy(v) for k, v in final.items()}, shapes, grads)
+                for name in ("h", "c"):
+                    if name in grads:
+                        grads[name] = grads[name][k]
+        shapes = {name: tuple(p.shape) for name, p in layer.named_parameters() if name in tensors}
+        return Outcome(as_numpy(y), {k2: as_numpy(v) for k2, v in final.items()}, shapes, grads)
+
+
+@adapter
+class NNLSTMForwardHalf(_BidirectionalHalf):
+    name = "torch.nn.LSTM(bidirectional=True)/forward"
+    layout = "torch"
+    half, other_name = 0, "reverse half"
+    doc = "the forward half of torch.nn.LSTM(bidirectional=True, batch_first=True)"
+    convention = "bidirectional=True: y[..., :units] is the forward half, h_n[0] its final state"
+    supports = {"activation": ("tanh",), "recurrent_activation": ("sigmoid",), "direction": ("forward",),
+                "return_sequences": (True,)}
+    supports_note = "the forward half of a bidirectional LSTM"
+
+
+@adapter
+class NNLSTMReverseHalf(_BidirectionalHalf):
+    name = "torch.nn.LSTM(bidirectional=True)/reverse"
+    layout = "torch_reverse"
+    half, other_name = 1, "forward half"
+    doc = "the reverse half of torch.nn.LSTM(bidirectional=True, batch_first=True)"
+    convention = ("bidirectional=True: the reverse half's output y[:, t, units:] is the one at input position t "
+                  "(aligned with the input, like ONNX reverse), h_n[1] is its state after input position 0")
+    supports = {"activation": ("tanh",), "recurrent_activation": ("sigmoid",), "direction": ("reverse",),
+                "return_sequences": (True,)}
+    supports_note = "the reverse half of a bidirectional LSTM"
