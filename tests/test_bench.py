@@ -308,7 +308,7 @@ def test_backward_times_forward_and_backward_after_checking_gradients(tmp_path, 
 def test_keras_is_timed_through_a_traced_graph(tmp_path, capsys):
     pytest.importorskip("tensorflow")
     out = tmp_path / "bench.json"
-    code, _, err = _run(["lstm", "--suite", "tiny", "--quick", "--no-peak", "--framework", "keras",
+    code, _, err = _run(["lstm", "--suite", "tiny", "--quick", "--no-peak", "--framework", "keras.layers.LSTM",
                          "--json", str(out), "-q"], capsys)
     assert code == 0, err
     (row,) = json.loads(out.read_text())["rows"]

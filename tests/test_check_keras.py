@@ -247,3 +247,25 @@ def test_keras3_hard_sigmoid_in_place_of_keras2_fails_on_y():
     [good] = run(spec, registered("keras.layers.LSTM"), precisions=("float64",), cases=[case])
     assert bad.status == FAIL and "y" in {c.quantity for c in bad.failures}
     assert good.status == PASS
+
+
+def test_both_halves_of_keras_bidirectional_conform_and_the_backward_half_is_aligned_with_the_input():
+    from lstmspec.adapters.keras_layers import KerasBidirectionalBackward, KerasBidirectionalForward
+
+    spec = lstmspec.load_spec("lstm")
+    reverse_cases = [make_case(spec, attrs={"direction": "reverse"}), make_case(spec, {"time": 1}, {"direction": "reverse"})]
+    forward_cases = [make_case(spec)]
+    for half, cases in ((KerasBidirectionalForward(), forward_cases), (KerasBidirectionalBackward(), reverse_cases)):
+        results = run(spec, half, precisions=("float64",), cases=cases)
+        assert [r.status for r in results] == [PASS] * len(cases), [r.summary_line() for r in results]
+
+    class BackwardReadInProcessingOrder(KerasBidirectionalBackward):
+        name = "test: Bidirectional backward half flipped back to processing order"
+
+        def run(self, data, device, precision, want_grads):
+            outcome = super().run(data, device, precision, want_grads)
+            outcome.y = outcome.y[:, ::-1]
+            return outcome
+
+    results = run(spec, BackwardReadInProcessingOrder(), precisions=("float64",), cases=reverse_cases[:1])
+    assert results[0].status == FAIL and "y" in {c.quantity for c in results[0].failures}

@@ -77,6 +77,10 @@ class Adapter:
     # --fuzz draws only inside. Anything not declared is checked.
     supports: ClassVar[dict[str, tuple[Any, ...]]] = {}
     supports_note: ClassVar[str] = ""
+    # Also run on specs that extend this one with a transform (row_lstm extends
+    # lstm). The transform needs one layer per framework, so variants of a layer
+    # (time-first, cell, bidirectional halves) are checked on their own spec only.
+    on_extending_specs: ClassVar[bool] = True
 
     def unsupported(self, data: CaseData, device: str, precision: Precision) -> str | None:
         """Why this case cannot run here (reported as skipped), or None."""

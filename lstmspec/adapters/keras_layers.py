@@ -40,6 +40,9 @@ def _tf_keras() -> tuple[Any, Any]:
         # Never inherit TF32: TensorFlow enables it by default on Ampere and
         # later GPUs, which would make a "float32" run a 10-bit-mantissa one.
         tf.config.experimental.enable_tensor_float_32_execution(False)
+        # Bidirectional rebuilds its backward layer from the config: a custom
+        # activation must be registered to deserialize.
+        keras.saving.register_keras_serializable(package="lstmspec", name="hard_sigmoid_keras2")(_hard_sigmoid_keras2)
         _modules = (tf, keras)
     return _modules
 
@@ -274,3 +277,78 @@ class KerasConvLSTM3D(_KerasConvLSTM):
     layer_class = "ConvLSTM3D"
     rank = 3
     doc = "keras.layers.ConvLSTM3D, TensorFlow backend, CPU (channels_first through Keras' XLA fallback)"
+
+
+class _KerasBidirectionalHalf(_KerasRecurrent):
+    """One half of ``keras.layers.Bidirectional(LSTM(...))``, checked on its own.
+
+    The other half gets unrelated random weights and a zero cotangent. With
+    merge_mode="concat" the output is [forward, backward] on the last axis;
+    Keras re-aligns the backward half to input positions (unlike a bare
+    go_backwards layer), and that is what the check proves.
+    """
+
+    spec = "lstm"
+    layer_class = "LSTM"
+    half: ClassVar[int] = 0
+    on_extending_specs = False
+
+    def layer_options(self, data: CaseData) -> dict[str, Any]:
+        return {"units": data.state["h"].shape[-1]}
+
+    def run(self, data: CaseData, device: str, precision: Precision, want_grads: bool) -> Outcome:
+        tf, keras = _tf_keras()
+        units = data.state["h"].shape[-1]
+        k = self.half
+        other = data.rng("other half")
+        with tf.device("/CPU:0"):
+            inner = keras.layers.LSTM(
+                units, activation=self.activation(data.attrs.get("activation", "tanh")),
+                recurrent_activation=self.activation(data.attrs.get("recurrent_activation", "sigmoid")),
+                return_sequences=True, return_state=True, dtype=precision.dtype)
+            layer = keras.layers.Bidirectional(inner, merge_mode="concat", dtype=precision.dtype)
+            layer.build(data.x.shape)
+            halves = [layer.forward_layer, layer.backward_layer]
+            variables = self.load(data, halves[k])
+            for v in halves[1 - k].weights:
+                v.assign(other.uniform(-0.5, 0.5, tuple(v.shape)).astype(v.dtype))
+            leaves = {"x": tf.constant(data.x, dtype=precision.dtype)}
+            rand = [other.uniform(-0.5, 0.5, data.state[s].shape) for s in ("h", "c")]
+            if not data.zero_state:
+                leaves.update({s: tf.constant(data.state[s], dtype=precision.dtype) for s in ("h", "c")})
+            sources = {**leaves, **{n: v.value for n, v in variables.items()}}
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                if want_grads:
+                    tape.watch(list(sources.values()))
+                state = None
+                if not data.zero_state:
+                    mine = [leaves["h"], leaves["c"]]
+                    theirs = [tf.constant(r, dtype=precision.dtype) for r in rand]
+                    state = mine + theirs if k == 0 else theirs + mine
+                y, h_f, c_f, h_b, c_b = layer(leaves["x"], initial_state=state)
+                y = y[..., k * units:(k + 1) * units]
+                final = {"h": (h_f, h_b)[k], "c": (c_f, c_b)[k]}
+                loss = self._loss(tf, data, y, final) if want_grads else None
+            grads = dict(zip(sources, tape.gradient(loss, list(sources.values())))) if want_grads else {}
+        shapes = {n: tuple(v.shape) for n, v in variables.items()}
+        grads = {n: as_numpy(g) if g is not None else np.zeros(tuple(sources[n].shape)) for n, g in grads.items()}
+        return Outcome(as_numpy(y), {n: as_numpy(v) for n, v in final.items()}, shapes, grads)
+
+
+@adapter
+class KerasBidirectionalForward(_KerasBidirectionalHalf):
+    name = "keras.layers.Bidirectional(LSTM)/forward"
+    half = 0
+    doc = "the forward half of keras.layers.Bidirectional(keras.layers.LSTM(...)), merge_mode concat"
+    convention = "Bidirectional, merge_mode=concat: y[..., :units] is the forward layer, the first returned h, c"
+    supports = {"direction": ("forward",), "return_sequences": (True,)}
+
+
+@adapter
+class KerasBidirectionalBackward(_KerasBidirectionalHalf):
+    name = "keras.layers.Bidirectional(LSTM)/backward"
+    half = 1
+    doc = "the backward half of keras.layers.Bidirectional(keras.layers.LSTM(...)), merge_mode concat"
+    convention = ("Bidirectional, merge_mode=concat: y[..., units:] is the backward layer re-aligned to input "
+                  "positions (Bidirectional reverses it back, unlike a bare go_backwards layer)")
+    supports = {"direction": ("reverse",), "return_sequences": (True,)}

@@ -214,6 +214,7 @@ class OnnxLSTM(_OnnxLSTM):
 @adapter
 class OnnxLSTMBatchMajor(_OnnxLSTM):
     name = "onnxruntime.LSTM(layout=1)"
+    on_extending_specs = False
     doc = "ONNX LSTM operator in ONNX Runtime (CPU), layout=1: X (batch, time, input), no peepholes"
     onnx_layout = 1
 

@@ -87,6 +87,7 @@ class NNLSTMBatchFirst(_NNLSTM):
 @adapter
 class NNLSTMTimeFirst(_NNLSTM):
     name = "torch.nn.LSTM(batch_first=False)"
+    on_extending_specs = False
     doc = "torch.nn.LSTM with (time, batch, features) input, one layer; cuDNN on CUDA"
     batch_first = False
 
@@ -94,6 +95,7 @@ class NNLSTMTimeFirst(_NNLSTM):
 @adapter
 class NNLSTMCell(_TorchLSTMBase):
     name = "torch.nn.LSTMCell"
+    on_extending_specs = False
     layout = "torch_cell"
     doc = "torch.nn.LSTMCell called once per timestep"
 
@@ -140,6 +142,7 @@ class _BidirectionalHalf(_TorchLSTMBase):
 
     half: int = 0
     other_name: str = ""
+    on_extending_specs = False
 
     def run(self, data: CaseData, device: str, precision: Precision, want_grads: bool) -> Outcome:
         import torch

@@ -93,7 +93,7 @@ def _targets(spec: Spec, framework_arg: str | None, notes: list[str]) -> list[Ta
     adapters = select_adapters(wanted) if wanted else all_adapters()
     out: list[Target] = []
     for a in adapters:
-        if a.spec != spec.name and a.spec not in spec.lineage:
+        if a.spec != spec.name and (a.spec not in spec.lineage or not a.on_extending_specs):
             continue  # a layer of a spec this one extends, keeping its equations, implements it too
         if not installed(a, bool(wanted), notes):
             continue
