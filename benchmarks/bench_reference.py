@@ -32,9 +32,7 @@ implementation disagrees with the reference.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import gc
-import glob
 import json
 import os
 import platform
@@ -50,6 +48,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 import lstmspec  # noqa: E402
+from lstmspec.bench.environment import ForeignLoad, openblas_threads  # noqa: E402
 
 REFERENCE = "lstmspec reference"
 
@@ -291,59 +290,11 @@ def time_blocks(impls: list[Impl], rounds: int, per_block: int, warmup: int) -> 
     return times
 
 
-class ForeignLoad:
-    """CPU time other processes took while a case was timed (/proc/stat busy time minus this process's).
-
-    On a 2-core machine anything else running (a test suite, a build) skews
-    the timings; the report flags a case where others took more than 5% of
-    the machine.
-    """
-
-    def __init__(self) -> None:
-        self.start = self._read()
-
-    @staticmethod
-    def _read() -> tuple[float, float, float] | None:
-        try:
-            with open("/proc/stat") as f:
-                fields = [int(v) for v in f.readline().split()[1:]]
-        except (OSError, ValueError):
-            return None
-        tick = os.sysconf("SC_CLK_TCK")
-        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-        own = os.times()
-        return (sum(fields[:8]) - idle) / tick, own.user + own.system, time.monotonic()
-
-    def stop(self) -> dict[str, float] | None:
-        end = self._read()
-        if self.start is None or end is None:
-            return None
-        busy, own, wall = (e - s for e, s in zip(end, self.start))
-        other = max(0.0, busy - own)
-        cores = os.cpu_count() or 1
-        return {"other_cpu_s": other, "wall_s": wall, "other_share": other / (wall * cores) if wall > 0 else 0.0}
-
-
 def summary(samples: list[float]) -> dict[str, float]:
     ms = np.asarray(samples) * 1e3
     q25, q50, q75 = np.percentile(ms, [25, 50, 75])
     return {"median_ms": float(q50), "q25_ms": float(q25), "q75_ms": float(q75), "iqr_ms": float(q75 - q25),
             "min_ms": float(ms.min()), "n": int(ms.size)}
-
-
-def openblas_threads() -> int | None:
-    """numpy's OpenBLAS thread count, read from the bundled library (None if not found)."""
-    libs = glob.glob(os.path.join(os.path.dirname(np.__path__[0]), "numpy.libs", "*openblas*"))
-    for path in libs:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for symbol in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_", "openblas_get_num_threads"):
-            fn = getattr(lib, symbol, None)
-            if fn is not None:
-                return int(fn())
-    return None
 
 
 def environment() -> dict[str, Any]:

@@ -99,6 +99,12 @@ def _openblas_call(prefix: str, *args: int) -> Any:
     return None
 
 
+def openblas_threads() -> int | None:
+    """numpy's OpenBLAS thread count (None when numpy links another BLAS)."""
+    n = _openblas_call("get")
+    return None if n is None else int(n)
+
+
 def set_threads(n: int, *, tensorflow: bool = False) -> list[str]:
     """Use ``n`` CPU threads in torch, numpy's OpenBLAS and (``tensorflow``) TensorFlow; notes on what failed.
 
