@@ -266,3 +266,8 @@ def test_both_halves_of_a_bidirectional_lstm_conform_and_reading_the_wrong_half_
 
     results = run(spec, ForwardReadFromTheSecondHalf(), precisions=("float64",))
     assert {r.status for r in results} >= {FAIL} and "y" in failing_quantities(results)
+
+
+def test_a_run_in_which_every_case_is_skipped_exits_1_and_says_so(capsys):
+    assert main(["check", "lstm", "--framework", "torch", "--dtype", "tf32", "-q"]) == 1
+    assert "nothing was checked" in capsys.readouterr().err

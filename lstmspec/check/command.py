@@ -36,7 +36,7 @@ examples:
   lstmspec check --shard 2/4 --junit junit.xml     the second quarter of the cases, JUnit XML for CI
   lstmspec check --json out.json --report reports/ JSON (schema: lstmspec/report/SCHEMA.md) and Markdown
 
-exit codes: 0 everything conforms, 1 something does not, 2 usage or spec error, 130 interrupted
+exit codes: 0 everything conforms, 1 something does not or nothing ran (every case skipped), 2 usage or spec error, 130 interrupted
 """
 
 
@@ -318,7 +318,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     _write_reports(results, meta, args)
     if stream is not None:
         stream.close(remove=True)
-    return 130 if interrupted else exit_code(results)
+    if interrupted:
+        return 130
+    if not any(r.status != SKIP for r in results):
+        # a check in which nothing ran cannot fail, so it must not pass either (e.g. --dtype tf32 on a CPU)
+        print(f"lstmspec check: nothing was checked: all {len(results)} cases were skipped "
+              "(the reasons are listed above)", file=sys.stderr)
+        return 1
+    return exit_code(results)
 
 
 class _Stream:
