@@ -30,7 +30,12 @@ ADAPTERS = {
     "onnxruntime.LSTM(layout=1)": "lstm",
     "onnxruntime.LSTM+peepholes": "lstm_peephole",
     "onnxruntime.LSTM+peepholes(layout=1)": "lstm_peephole",
+    "onnxruntime.LSTM(bidirectional)/forward": "lstm",
+    "onnxruntime.LSTM(bidirectional)/reverse": "lstm",
+    "onnxruntime.LSTM+peepholes(bidirectional)/forward": "lstm_peephole",
+    "onnxruntime.LSTM+peepholes(bidirectional)/reverse": "lstm_peephole",
 }
+HALVES = {"/forward": "reverse", "/reverse": "forward"}  # the direction each half declares it does not run
 # ORT's own words when it refuses the operator's layout=1 (onnxruntime/core/providers/cpu/rnn/lstm_base.h)
 NO_BATCH_MAJOR = "Batchwise recurrent operations (layout == 1) are not supported"
 
@@ -68,7 +73,10 @@ def test_adapter_passes_or_skips_with_a_true_reason_on_the_default_matrix(defaul
     results = default_results[name]
     assert results, f"no results for {name}: the default matrix produced nothing"
     for r in results:
-        if r.status == SKIP and not r.case.option("return_sequences"):
+        half = next((h for h in HALVES if name.endswith(h)), None)
+        if r.status == SKIP and half and dict(r.case.attrs).get("direction", "forward") == HALVES[half]:
+            assert r.reason == f"declared: {name} supports only direction={half[1:]}", r.summary_line()
+        elif r.status == SKIP and not r.case.option("return_sequences"):
             assert r.reason == f"declared: {name} supports only return_sequences=true", r.summary_line()
         elif r.status == SKIP:
             assert name.endswith("(layout=1)") and NO_BATCH_MAJOR in r.reason, r.summary_line()
@@ -78,8 +86,8 @@ def test_adapter_passes_or_skips_with_a_true_reason_on_the_default_matrix(defaul
             expected = {"shape of W", "shape of R", "shape of B"} | ({"shape of P"} if "peepholes" in name else set())
             assert shapes == expected, f"shape checks={sorted(shapes)}, but should be {sorted(expected)} [{name}]"
     if not name.endswith("(layout=1)"):
-        every_step = [r for r in results if r.case.option("return_sequences")]
-        assert every_step and all(r.status == PASS for r in every_step), "only 'last output only' may skip"
+        every_step = [r for r in results if r.case.option("return_sequences") and not r.reason.startswith("declared")]
+        assert every_step and all(r.status == PASS for r in every_step), "only what is declared may skip"
 
 
 class _ProcessingOrderY(OnnxLSTM):
@@ -131,3 +139,18 @@ def test_zeroed_peepholes_fail_lstm_peephole_on_y_from_step_0(state):
     assert r.status == FAIL, r.summary_line()
     # step 0 already differs: P_i, P_f see c_0 (random state) and P_o sees c_1 (either state)
     assert failed(r).get("y", "passed") == 0, r.summary_line()
+
+
+def test_the_halves_of_a_bidirectional_lstm_are_told_apart():
+    """Y[:, 1] holds the reverse direction: the forward equations checked on it fail."""
+    from lstmspec.adapters.onnx_lstm import OnnxLSTMBidirectionalForward
+
+    class ForwardCheckedOnTheReverseHalf(OnnxLSTMBidirectionalForward):
+        name = "test: the forward case's weights in the reverse half, read from Y[:, 1]"
+        half = 1
+
+    spec = lstmspec.load_spec("lstm")
+    case = make_case(spec, label="forward")
+    right, wrong = check(spec, [OnnxLSTMBidirectionalForward(), ForwardCheckedOnTheReverseHalf()], [case])
+    assert right.status == PASS, right.summary_line()
+    assert wrong.status == FAIL and "y" in failed(wrong), wrong.summary_line()

@@ -100,11 +100,13 @@ def build_model(key: GraphKey) -> Any:
     inputs = [name if name in shapes else "" for name in _INPUTS]
     while inputs[-1] == "":
         inputs.pop()
+    # [f, g, h] per direction, forward first; both directions of a bidirectional graph get the same
+    activations = list(key.activations) * (2 if key.direction == "bidirectional" else 1)
     attrs: dict[str, Any] = dict(hidden_size=key.units, direction=key.direction, layout=key.layout,
-                                 activations=[a.op for a in key.activations])
+                                 activations=[a.op for a in activations])
     # alpha/beta lists are consumed in order by the activations that take them.
-    alphas = [a.alpha for a in key.activations if a.alpha is not None]
-    betas = [a.beta for a in key.activations if a.beta is not None]
+    alphas = [a.alpha for a in activations if a.alpha is not None]
+    betas = [a.beta for a in activations if a.beta is not None]
     if alphas:
         attrs.update(activation_alpha=alphas, activation_beta=betas)
     node = helper.make_node("LSTM", inputs, ["Y", "Y_h", "Y_c"], **attrs)
@@ -165,13 +167,17 @@ class _OnnxLSTM(Adapter):
     onnx_layout = 0
     convention = "direction=reverse: Y[t] is the output at input position t (aligned with the input)"
 
+    half: int | None = None  # which half of direction=bidirectional this adapter checks; None: not bidirectional
+    other_name = ""
+
     def _key(self, data: CaseData) -> GraphKey | str:
         activations = onnx_activations(data.attrs)
         if isinstance(activations, str):
             return activations
         tensors = tuple(t.name for t in data.spec.layout(self.layout).tensors)
-        return GraphKey(self.onnx_layout, data.attrs.get("direction", "forward"), activations, tensors,
-                        not data.zero_state, int(data.state["h"].shape[-1]))
+        direction = "bidirectional" if self.half is not None else data.attrs.get("direction", "forward")
+        return GraphKey(self.onnx_layout, direction, activations, tensors, not data.zero_state,
+                        int(data.state["h"].shape[-1]))
 
     def unsupported(self, data: CaseData, device: str, precision: Precision) -> str | None:
         key = self._key(data)
@@ -187,21 +193,33 @@ class _OnnxLSTM(Adapter):
         key = self._key(data)
         if isinstance(key, str):  # unsupported() says so first when the runner calls
             raise ValueError(f"{self.name} cannot run this case: {key}")
-        tensors = data.spec.layout(self.layout).to_framework(data.params, data.rng("bias split"))
+        layout = data.spec.layout(self.layout)
+        tensors = layout.to_framework(data.params, data.rng("bias split"))
+        shapes = {name: tuple(t.shape) for name, t in tensors.items()}
+        states = {name: data.state[name][None] for name in ("h", "c")}  # (num_directions=1, batch, units)
+        k = 0 if self.half is None else self.half
+        if self.half is not None:
+            # The other direction gets unrelated random weights and state; this half is
+            # [k] of every (num_directions=2, ...) tensor, Y[:, k] of the output.
+            other = data.rng(self.other_name)
+            params = {n: other.uniform(-0.5, 0.5, v.shape) for n, v in data.params.items()}
+            halves = [tensors, layout.to_framework(params, other)][:: 1 if k == 0 else -1]
+            tensors = {name: np.concatenate([h[name] for h in halves]) for name in tensors}
+            halves_state = [states, {n: other.uniform(-0.5, 0.5, v.shape) for n, v in states.items()}]
+            states = {n: np.concatenate([h[n] for h in halves_state[:: 1 if k == 0 else -1]]) for n in states}
         feeds = {name: np.ascontiguousarray(t, dtype=np.float32) for name, t in tensors.items()}
         major = (1, 0, 2) if self.onnx_layout == 0 else (0, 1, 2)  # data.x is (batch, time, input)
         feeds["X"] = np.ascontiguousarray(data.x.transpose(major), dtype=np.float32)
         if key.initial_state:
             for name, state in (("initial_h", "h"), ("initial_c", "c")):
-                # (num_directions=1, batch, units), or (batch, 1, units) batch-major
-                value = data.state[state][None] if self.onnx_layout == 0 else data.state[state][:, None]
+                # (num_directions, batch, units), or (batch, num_directions, units) batch-major
+                value = states[state] if self.onnx_layout == 0 else states[state].transpose(1, 0, 2)
                 feeds[name] = np.ascontiguousarray(value, dtype=np.float32)
         y, h, c = session(key).run(["Y", "Y_h", "Y_c"], feeds)
-        if self.onnx_layout == 0:  # Y (time, 1, batch, units), Y_h (1, batch, units)
-            y, h, c = y[:, 0].transpose(1, 0, 2), h[0], c[0]
-        else:  # Y (batch, time, 1, units), Y_h (batch, 1, units)
-            y, h, c = y[:, :, 0], h[:, 0], c[:, 0]
-        shapes = {name: tuple(feeds[name].shape) for name in tensors}
+        if self.onnx_layout == 0:  # Y (time, num_directions, batch, units), Y_h (num_directions, batch, units)
+            y, h, c = y[:, k].transpose(1, 0, 2), h[k], c[k]
+        else:  # Y (batch, time, num_directions, units), Y_h (batch, num_directions, units)
+            y, h, c = y[:, :, k], h[:, k], c[:, k]
         return Outcome(as_numpy(y), {"h": as_numpy(h), "c": as_numpy(c)}, shapes)
 
 
@@ -232,3 +250,47 @@ class OnnxLSTMPeepholeBatchMajor(_OnnxLSTM):
     spec = "lstm_peephole"
     doc = "ONNX LSTM operator with P in ONNX Runtime (CPU), layout=1: X (batch, time, input)"
     onnx_layout = 1
+
+
+class _OnnxBidirectionalHalf(_OnnxLSTM):
+    """One direction of ``direction=bidirectional``, checked on its own (the other gets random weights).
+
+    The shapes checked are those of this direction's slice ``W[k]``, ``R[k]``...
+    of the (2, ...) tensors, against the spec's one-direction layout.
+    """
+
+    on_extending_specs = False
+    supports_note = "one half of a bidirectional ONNX LSTM; ONNX's LSTM always returns every step (Y)"
+
+
+@adapter
+class OnnxLSTMBidirectionalForward(_OnnxBidirectionalHalf):
+    name = "onnxruntime.LSTM(bidirectional)/forward"
+    doc = "the forward half of the ONNX LSTM operator with direction=bidirectional, ONNX Runtime (CPU), layout=0"
+    half, other_name = 0, "reverse half"
+    supports = {"direction": ("forward",), "return_sequences": (True,)}
+    convention = "direction=bidirectional: Y[:, 0] and Y_h[0] are the forward direction"
+
+
+@adapter
+class OnnxLSTMBidirectionalReverse(_OnnxBidirectionalHalf):
+    name = "onnxruntime.LSTM(bidirectional)/reverse"
+    doc = "the reverse half of the ONNX LSTM operator with direction=bidirectional, ONNX Runtime (CPU), layout=0"
+    half, other_name = 1, "forward half"
+    supports = {"direction": ("reverse",), "return_sequences": (True,)}
+    convention = ("direction=bidirectional: Y[t, 1] is the reverse direction's output at input position t "
+                  "(aligned with the input), Y_h[1] its state after input position 0")
+
+
+@adapter
+class OnnxLSTMPeepholeBidirectionalForward(OnnxLSTMBidirectionalForward):
+    name = "onnxruntime.LSTM+peepholes(bidirectional)/forward"
+    spec = "lstm_peephole"
+    doc = "the forward half of the ONNX LSTM operator with P and direction=bidirectional, ONNX Runtime (CPU)"
+
+
+@adapter
+class OnnxLSTMPeepholeBidirectionalReverse(OnnxLSTMBidirectionalReverse):
+    name = "onnxruntime.LSTM+peepholes(bidirectional)/reverse"
+    spec = "lstm_peephole"
+    doc = "the reverse half of the ONNX LSTM operator with P and direction=bidirectional, ONNX Runtime (CPU)"

@@ -17,7 +17,7 @@ class _TorchLSTMBase(Adapter):
     supports = {"activation": ("tanh",), "recurrent_activation": ("sigmoid",), "direction": ("forward",),
                 "return_sequences": (True,)}
     supports_note = ("PyTorch's LSTM has fixed activations, always returns every step, and has no reverse-only "
-                     "direction (its bidirectional halves are not checked yet)")
+                     "direction (the halves of bidirectional=True are checked as their own implementations)")
 
     def _leaf(self, a: np.ndarray, device: str, precision: Precision, grad: bool) -> Any:
         import torch

@@ -12,7 +12,7 @@ import datetime as _dt
 import platform
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from ..spec.model import Spec
 from .cases import Case, default_matrix, parse_case_key, select, shard
 from .precision import CPU_DEFAULT, CUDA_DEFAULT, PRECISIONS, Precision
 from .results import ERROR, FAIL, PASS, SKIP, CaseResult
+from .parallel import MAX_AUTO_JOBS, Helpers, Order, auto_jobs, available_cpus, units
 from .runner import Oracle, Plan, Target, check_one, device_available, exit_code
 
 DEVICES = ("cpu", "cuda")
@@ -73,6 +74,9 @@ def add_parser(sub: Any) -> None:
                    help="N more configurations per implementation drawn with hypothesis; failures are shrunk")
     p.add_argument("--seed", type=int, default=0, help="seed of inputs, parameters and fuzzing (default 0)")
     p.add_argument("--shard", metavar="K/N", help="run the K-th of N deterministic slices of the cases")
+    p.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
+                   help="processes to spread the cases over (default: one per CPU core, up to "
+                   f"{MAX_AUTO_JOBS}; 1 with --kernel or CUDA). Reports do not depend on it")
     p.add_argument("--no-grad", action="store_true", help="skip the gradient comparisons")
     p.add_argument("--json", metavar="FILE", help="write results as JSON (versioned schema)")
     p.add_argument("--junit", metavar="FILE", help="write JUnit XML, one testcase per case")
@@ -80,6 +84,16 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--list", action="store_true", help="list the cases and implementations that would run, then exit")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=cmd_check)
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of processes >= 1 but got {text!r}")
+    return value
 
 
 def _split(text: str | None) -> list[str]:
@@ -197,47 +211,64 @@ def device_names(devices: Sequence[str]) -> dict[str, str]:
     return names
 
 
+Group = tuple[int, int, int, int, bool]  # plan, target, device, precision, fuzz
+
+
 class Progress:
-    """One line per implementation group on stderr; a live counter on a terminal."""
+    """One line per implementation group on stderr, when the group is complete; a live counter on a terminal.
+
+    Results may arrive interleaved (``--jobs``), so a group is reported when
+    all its cases are in, with the seconds its cases took.
+    """
 
     def __init__(self, quiet: bool, total: int) -> None:
         self.quiet, self.total, self.done = quiet, total, 0
         self.tty = sys.stderr.isatty()
-        self.group: tuple[str, ...] | None = None
-        self.counts = {PASS: 0, FAIL: 0, ERROR: 0, SKIP: 0}
-        self.start = time.perf_counter()
+        self.expected: dict[Group, int] = {}
+        self.counts: dict[Group, dict[str, float]] = {}
+        self.labels: dict[Group, str] = {}
 
-    def __call__(self, result: CaseResult) -> None:
+    def expect(self, group: Group, count: int) -> None:
+        self.expected[group] = self.expected.get(group, 0) + count
+
+    def __call__(self, group: Group, result: CaseResult) -> None:
         self.done += 1
-        group = (result.spec, result.implementation, result.device, result.precision)
-        if group != self.group:
-            self.flush()
-            self.group, self.counts = group, {PASS: 0, FAIL: 0, ERROR: 0, SKIP: 0}
-            self.start = time.perf_counter()
-        self.counts[result.status] += 1
+        counts = self.counts.setdefault(group, {PASS: 0, FAIL: 0, ERROR: 0, SKIP: 0, "n": 0, "s": 0.0})
+        self.labels[group] = " | ".join((result.spec, result.implementation, result.device, result.precision))
+        if group[4]:
+            self.labels[group] += " | fuzz"
+        counts[result.status] += 1
+        counts["n"] += 1
+        counts["s"] += result.seconds
         if result.status in (FAIL, ERROR) and not self.quiet:
             self._clear()
             print(result.summary_line(), file=sys.stderr)
-        if self.tty and not self.quiet:
-            print(f"\r[{self.done}/{self.total}] {' | '.join(group)} ...", end="", file=sys.stderr, flush=True)
+        if counts["n"] >= self.expected.get(group, 0):
+            self._line(group)
+        elif self.tty and not self.quiet:
+            print(f"\r[{self.done}/{self.total}] {self.labels[group]} ...", end="", file=sys.stderr, flush=True)
 
     def _clear(self) -> None:
         if self.tty:
             print("\r\033[K", end="", file=sys.stderr)
 
-    def flush(self) -> None:
-        if self.group is None or self.quiet:
+    def _line(self, group: Group) -> None:
+        c = self.counts.pop(group)
+        if self.quiet:
             return
         self._clear()
-        c = self.counts
-        bad = c[FAIL] + c[ERROR]
-        print(f"[{self.done}/{self.total}] {' | '.join(self.group)}: {c[PASS]} passed, {bad} failed, "
-              f"{c[SKIP]} skipped ({time.perf_counter() - self.start:.1f} s)", file=sys.stderr)
+        print(f"[{self.done}/{self.total}] {self.labels[group]}: {c[PASS]} passed, {c[FAIL] + c[ERROR]} failed, "
+              f"{c[SKIP]} skipped ({c['s']:.1f} s)", file=sys.stderr)
+
+    def flush(self) -> None:
+        """Report groups that did not complete (an interrupted run)."""
+        for group in sorted(self.counts):
+            self._line(group)
 
 
-def cmd_check(args: argparse.Namespace) -> int:
+def build_plans(args: argparse.Namespace) -> tuple[list[Plan], list[Target], list[str], list[str]]:
+    """(plans, kernel targets, devices, notes) from the command line; the same in every --jobs process."""
     notes: list[str] = []
-    started = time.perf_counter()
     names = args.specs or shipped_names()
     if args.case and len(names) != 1:
         raise ConfigError("--case needs exactly one SPEC (a case key names one spec's dimensions)")
@@ -263,47 +294,75 @@ def cmd_check(args: argparse.Namespace) -> int:
                                   grads=not args.no_grad, excluded=excluded))
     if args.framework and not any(p.targets for p in plans):
         raise ConfigError(f"no implementation of {', '.join(names)} in --framework {args.framework}")
+    return plans, kernels, devices, notes
+
+
+def _early_helpers(args: argparse.Namespace) -> Helpers | None:
+    """Start --jobs helpers now, so they import their frameworks while this process imports its own."""
+    if args.list or args.jobs == 1:
+        return None
+    if args.jobs is None:
+        gpu = "cuda" in (args.device or "") or (args.device is None and Path("/dev/nvidiactl").exists())
+        if args.kernel or gpu or args.case:
+            return None  # auto_jobs would say 1
+    jobs = args.jobs or min(available_cpus(), MAX_AUTO_JOBS)
+    return Helpers(args, jobs) if jobs > 1 else None
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    helpers = _early_helpers(args)
+    try:
+        plans, kernels, devices, notes = build_plans(args)
+    except BaseException:
+        if helpers is not None:
+            helpers.stop()
+        raise
+    jobs = args.jobs or auto_jobs(plans, bool(kernels))
+    if helpers is not None and (jobs == 1 or len(units(plans)) < 2):
+        helpers.stop()
+        helpers = None
     for note in notes:
         print(note, file=sys.stderr)
     if args.list:
         return _list(plans)
     total = sum(p.size() + args.fuzz * len(p.targets) * len(p.precisions) for p in plans)
     progress = Progress(args.quiet, total)
-    results: list[CaseResult] = []
-
-    def keep(result: CaseResult) -> None:
-        results.append(result)
-        progress(result)
-
-    interrupted = False
+    for p, plan in enumerate(plans):
+        for t in range(len(plan.targets)):
+            for d in range(len(plan.devices)):
+                for q in range(len(plan.precisions)):
+                    progress.expect((p, t, d, q, False), len(plan.cases))
+                    progress.expect((p, t, d, q, True), args.fuzz)
+    ordered: list[tuple[Order, CaseResult]] = []
     stream = _Stream(Path(args.json + ".partial.jsonl")) if args.json else None
-    if stream is not None:
-        inner = keep
 
-        def keep(result: CaseResult) -> None:  # noqa: F811 - wraps the plain keeper
-            inner(result)
+    def keep(order: Order, result: CaseResult) -> None:
+        ordered.append((order, result))
+        progress((*order[:4], order[4] >= len(plans[order[0]].cases)), result)
+        if stream is not None:
             stream.write(result)
 
+    interrupted = False
     try:
-        for plan in plans:
-            oracle = Oracle(plan.spec, plan.seed)
-            for target in plan.targets:
-                for device in plan.devices:
-                    for precision in plan.precisions:
-                        for case in plan.cases:
-                            keep(check_one(plan, oracle, target, case, device, precision))
-                        if args.fuzz:
-                            from .fuzz import fuzz
-
-                            fuzz(plan, oracle, target, device, precision, args.fuzz, keep,
-                                 _where(plan.spec, args.where))
+        if helpers is not None:
+            for note in helpers.run(plans, keep):
+                print(note, file=sys.stderr)
+                notes.append(note)
+        else:
+            _run_sequential(plans, keep)
+        if args.fuzz:
+            _fuzz(plans, args, keep)
     except KeyboardInterrupt:
         interrupted = True
         print("\ninterrupted: reporting the cases that finished", file=sys.stderr)
     finally:
+        if helpers is not None:
+            helpers.stop()
         for target in kernels:
             if target.isolated is not None:
                 target.isolated.stop()
+    results = [result for _, result in sorted(ordered, key=lambda item: item[0])]
     progress.flush()
     meta = {
         "command": "lstmspec check " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["check"] else "lstmspec check",
@@ -347,6 +406,31 @@ class _Stream:
         self.file.close()
         if remove:
             self.path.unlink(missing_ok=True)
+
+
+def _run_sequential(plans: list[Plan], keep: Callable[[Order, CaseResult], None]) -> None:
+    """Implementation after implementation, so each one's progress line comes as soon as it is done."""
+    for p, plan in enumerate(plans):
+        oracle = Oracle(plan.spec, plan.seed)
+        for t, target in enumerate(plan.targets):
+            for d, device in enumerate(plan.devices):
+                for q, precision in enumerate(plan.precisions):
+                    for c, case in enumerate(plan.cases):
+                        keep((p, t, d, q, c), check_one(plan, oracle, target, case, device, precision))
+
+
+def _fuzz(plans: list[Plan], args: argparse.Namespace, keep: Callable[[Order, CaseResult], None]) -> None:
+    """``--fuzz N`` after the matrix, in this process: hypothesis draws one case after another."""
+    from .fuzz import fuzz
+
+    for p, plan in enumerate(plans):
+        oracle = Oracle(plan.spec, plan.seed)
+        for t, target in enumerate(plan.targets):
+            for d, device in enumerate(plan.devices):
+                for q, precision in enumerate(plan.precisions):
+                    drawn = iter(range(len(plan.cases), sys.maxsize))
+                    fuzz(plan, oracle, target, device, precision, args.fuzz,
+                         lambda result, o=(p, t, d, q): keep((*o, next(drawn)), result), _where(plan.spec, args.where))
 
 
 def _kernel_target(ref: str, spec_arg: str, spec: Spec, args: argparse.Namespace) -> Target:

@@ -1,0 +1,98 @@
+"""``lstmspec check --jobs N``: the same results as one process, and a helper that dies costs only its case."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def check(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lstmspec", "check", "-q", *argv], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, **(env or {})}, timeout=600)
+
+
+def comparable(path: Path) -> list[tuple]:
+    """Everything a report says about each case, except how long it took."""
+    out = []
+    for r in json.loads(path.read_text())["results"]:
+        comparisons = [(c["quantity"], c["passed"], c["error"], c["bound"]) for c in r["comparisons"]]
+        out.append((r["spec"], r["implementation"], r["precision"], r["case"], r["status"], r["reason"],
+                    tuple(comparisons)))
+    return out
+
+
+def test_two_jobs_give_the_same_results_in_the_same_order_as_one(tmp_path):
+    argv = ["lstm", "lstm_peephole", "--framework", "torch,onnxruntime"]
+    one = check(*argv, "--jobs", "1", "--json", str(tmp_path / "one.json"))
+    two = check(*argv, "--jobs", "2", "--json", str(tmp_path / "two.json"))
+    assert one.returncode == two.returncode == 0, one.stderr + two.stderr
+    results = comparable(tmp_path / "one.json")
+    assert len(results) > 100
+    assert comparable(tmp_path / "two.json") == results
+
+
+CRASHING_KERNEL = """
+import multiprocessing
+import os
+import time
+from pathlib import Path
+
+import torch
+
+FLAG = Path(os.environ["LSTMSPEC_TEST_FLAG"])
+
+
+def lstm(x, state, params, config):
+    if multiprocessing.parent_process() is not None:  # a --jobs helper: die in the middle of a case
+        FLAG.write_text("helper took a case")
+        os._exit(3)
+    deadline = time.monotonic() + 120
+    while not FLAG.exists() and time.monotonic() < deadline:  # the main process waits until it has
+        time.sleep(0.05)
+    h, c = state["h"], state["c"]
+    W = torch.cat([params[f"W_{g}"] for g in "ifgo"], dim=1)
+    U = torch.cat([params[f"U_{g}"] for g in "ifgo"], dim=1)
+    b = torch.cat([params[f"b_{g}"] for g in "ifgo"])
+    outputs = []
+    for t in range(x.shape[1]):
+        i, f, g, o = (x[:, t] @ W + h @ U + b).chunk(4, dim=-1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        outputs.append(h)
+    return torch.stack(outputs, dim=1), {"h": h, "c": c}
+
+
+lstm.lstmspec_supports = {"activation": ["tanh"], "recurrent_activation": ["sigmoid"], "direction": ["forward"]}
+"""
+
+
+def test_a_helper_that_dies_turns_only_its_case_into_an_error(tmp_path):
+    kernel = tmp_path / "crashing.py"
+    kernel.write_text(textwrap.dedent(CRASHING_KERNEL))
+    out = tmp_path / "out.json"
+    proc = check("lstm", "--kernel", f"{kernel}:lstm", "--no-isolate", "--no-grad", "--dtype", "float64",
+                 "--jobs", "2", "--json", str(out), env={"LSTMSPEC_TEST_FLAG": str(tmp_path / "flag")})
+    assert proc.returncode == 1, proc.stderr
+    results = json.loads(out.read_text())["results"]
+    errors = [r for r in results if r["status"] == "error"]
+    assert len(errors) == 1
+    assert "died (exit code 3)" in errors[0]["reason"]
+    ran = [r for r in results if r["status"] != "skip"]
+    assert len(ran) > 1 and all(r["status"] == "pass" for r in ran if r is not errors[0])
+    assert "helper process" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two"])
+def test_jobs_must_be_a_positive_number(value):
+    proc = check("lstm", "--jobs", value)
+    assert proc.returncode == 2
+    assert "--jobs" in proc.stderr and "Traceback" not in proc.stderr
