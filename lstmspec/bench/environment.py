@@ -198,8 +198,9 @@ class ForeignLoad:
             return None
         tick = os.sysconf("SC_CLK_TCK")
         idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-        own = os.times()
-        return (sum(fields[:8]) - idle) / tick, own.user + own.system, time.monotonic()
+        own = os.times()  # this process and its waited-for children (worker processes are ours too)
+        return (sum(fields[:8]) - idle) / tick, own.user + own.system + own.children_user + own.children_system, \
+            time.monotonic()
 
     def stop(self) -> dict[str, float] | None:
         end = self._read()
