@@ -10,6 +10,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+import json  # noqa: E402
 import re  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -269,3 +270,12 @@ def test_both_halves_of_keras_bidirectional_conform_and_the_backward_half_is_ali
 
     results = run(spec, BackwardReadInProcessingOrder(), precisions=("float64",), cases=reverse_cases[:1])
     assert results[0].status == FAIL and "y" in {c.quantity for c in results[0].failures}
+
+
+def test_fuzz_counts_only_configurations_keras_can_run(tmp_path):
+    """Keras refuses strides > 1 with dilation > 1; such draws are replaced, so --fuzz 6 checks 6 configurations."""
+    js = tmp_path / "fuzz.json"
+    assert main(["check", "convlstm1d", "--framework", "keras", "--dtype", "float64", "--no-grad", "--fuzz", "6",
+                 "--seed", "3", "--case", "batch=1", "--jobs", "1", "--json", str(js), "-q"]) == 0
+    fuzzed = [r for r in json.loads(js.read_text())["results"] if r["label"].startswith("fuzz")]
+    assert len(fuzzed) == 6 and all(r["status"] == "pass" for r in fuzzed), [r["reason"] for r in fuzzed]

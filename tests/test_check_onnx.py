@@ -8,6 +8,7 @@ order in W, zeroed peepholes — fails on ``y`` from the first step.
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -154,3 +155,14 @@ def test_the_halves_of_a_bidirectional_lstm_are_told_apart():
     right, wrong = check(spec, [OnnxLSTMBidirectionalForward(), ForwardCheckedOnTheReverseHalf()], [case])
     assert right.status == PASS, right.summary_line()
     assert wrong.status == FAIL and "y" in failed(wrong), wrong.summary_line()
+
+
+def test_fuzzing_what_cannot_run_gives_one_skip_that_says_why(tmp_path):
+    from lstmspec.cli import main
+
+    js = tmp_path / "fuzz.json"
+    assert main(["check", "lstm", "--framework", "onnxruntime.LSTM(layout=1)", "--dtype", "float32,float64",
+                 "--fuzz", "3", "--case", "batch=1", "--jobs", "1", "--json", str(js), "-q"]) == 1
+    fuzzed = [r for r in json.loads(js.read_text())["results"] if r["label"].startswith("fuzz")]
+    assert [(r["precision"], r["status"]) for r in fuzzed] == [("float32", "skip"), ("float64", "skip")]
+    assert NO_BATCH_MAJOR in fuzzed[0]["reason"] and "has no float64" in fuzzed[1]["reason"]

@@ -381,8 +381,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 130
     if not any(r.status != SKIP for r in results):
         # a check in which nothing ran cannot fail, so it must not pass either (e.g. --dtype tf32 on a CPU)
-        print(f"lstmspec check: nothing was checked: all {len(results)} cases were skipped "
-              "(the reasons are listed above)", file=sys.stderr)
+        why = (f"all {len(results)} cases were skipped (the reasons are listed above)" if results
+               else "no case was selected (see --where, --case and --shard; --list shows the cases)")
+        print(f"lstmspec check: nothing was checked: {why}", file=sys.stderr)
         return 1
     return exit_code(results)
 

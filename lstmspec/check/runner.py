@@ -98,13 +98,13 @@ def check_one(plan: Plan, oracle: Oracle, target: Target, case: Case, device: st
                         spec_arg=plan.spec_arg, kind=target.kind)
     start = time.perf_counter()
     if isolated and target.isolated is not None:
-        reason = _static_skip(impl, device, precision) or declared_skip(plan.spec, impl, case)
+        reason = static_skip(impl, device, precision) or declared_skip(plan.spec, impl, case)
         if reason:
             result.status, result.reason = SKIP, reason
             return result
         return target.isolated.check(result, case, device, precision.name)
     try:
-        reason = _static_skip(impl, device, precision) or declared_skip(plan.spec, impl, case)
+        reason = static_skip(impl, device, precision) or declared_skip(plan.spec, impl, case)
         if reason:
             result.status, result.reason = SKIP, reason
             return result
@@ -134,7 +134,7 @@ def check_one(plan: Plan, oracle: Oracle, target: Target, case: Case, device: st
     return result
 
 
-def _static_skip(impl: Any, device: str, precision: Precision) -> str | None:
+def static_skip(impl: Any, device: str, precision: Precision) -> str | None:
     if device not in impl.devices:
         return f"{impl.name} does not run on {device}"
     if precision.name not in impl.precisions:
