@@ -96,3 +96,13 @@ def test_jobs_must_be_a_positive_number(value):
     proc = check("lstm", "--jobs", value)
     assert proc.returncode == 2
     assert "--jobs" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_isolated_kernels_run_under_jobs(tmp_path):
+    """Helpers are not daemons: a helper may start the worker process an isolated kernel runs in."""
+    out = tmp_path / "out.json"
+    proc = check("lstm", "--kernel", "examples/lstm_from_scratch.py:lstm", "--jobs", "2", "--dtype", "float64",
+                 "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    statuses = {r["status"] for r in json.loads(out.read_text())["results"]}
+    assert statuses == {"pass", "skip"}

@@ -137,7 +137,7 @@ class Helpers:
         self.taken = ctx.Array("i", [0] * jobs)
         self.messages = ctx.Queue()
         self.procs = {w: ctx.Process(target=_helper, args=(w, args, jobs, self.counter, self.taken, self.messages),
-                                     daemon=True) for w in range(1, jobs)}
+                                     daemon=False) for w in range(1, jobs)}  # may start kernel workers
         for proc in self.procs.values():
             proc.start()
 
