@@ -8,6 +8,10 @@ its bound). The issue's bar: 100 seeds out of 100.
 
     python benchmarks/stability.py --seeds 100                 # all installed frameworks
     python benchmarks/stability.py --seeds 100 --framework torch,onnxruntime
+    python benchmarks/stability.py --seeds 45 --first-seed 11 --framework keras --out k1.md   # table kept up to date
+
+With ``--out FILE`` the table is rewritten after every seed, so a long run
+that is stopped keeps the seeds it finished.
 """
 from __future__ import annotations
 
@@ -24,12 +28,23 @@ from lstmspec.check.runner import Oracle, Plan, Target, check_one
 from lstmspec.spec.catalog import load_spec, shipped_names
 
 
+def table(first: int, last: int, ran: dict, clean: dict, margin: dict, failures: list[str], seconds: float) -> str:
+    lines = [f"## Default matrix over {last - first + 1} seeds ({first}..{last}), CPU\n",
+             "| spec | implementation | dtype | seeds with every case passing | worst error / bound |",
+             "|---|---|---|---:|---:|"]
+    lines += [f"| {k[0]} | {k[1]} | {k[2]} | {clean[k]} / {ran[k]} | {margin[k]:.3f} |" for k in sorted(ran)]
+    lines.append(f"\n{seconds:.0f} s in all.")
+    lines += failures[:20]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=100)
     parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--framework", help="comma-separated frameworks (default: every installed one)")
     parser.add_argument("--no-grad", action="store_true")
+    parser.add_argument("--out", metavar="FILE", help="rewrite the Markdown table to FILE after every seed")
     args = parser.parse_args()
     wanted = set(filter(None, (args.framework or "").split(",")))
     adapters = [a for a in all_adapters() if (not wanted or a.framework in wanted) and FRAMEWORKS.get(a.framework).available()]
@@ -66,14 +81,10 @@ def main() -> int:
                         ran[key] += 1
                         clean[key] += ok
         print(f"seed {seed} done ({n}/{args.seeds}, {time.perf_counter() - start:.0f} s)", file=sys.stderr)
-    print(f"## Default matrix over {args.seeds} seeds ({args.first_seed}..{args.first_seed + args.seeds - 1}), CPU\n")
-    print("| spec | implementation | dtype | seeds with every case passing | worst error / bound |")
-    print("|---|---|---|---:|---:|")
-    for key in sorted(ran):
-        print(f"| {key[0]} | {key[1]} | {key[2]} | {clean[key]} / {ran[key]} | {margin[key]:.3f} |")
-    print(f"\n{time.perf_counter() - start:.0f} s in all.")
-    for line in failures[:20]:
-        print(line)
+        if args.out:
+            with open(args.out, "w", encoding="utf-8") as f:
+                f.write(table(args.first_seed, seed, ran, clean, margin, failures, time.perf_counter() - start))
+    sys.stdout.write(table(args.first_seed, seeds[-1], ran, clean, margin, failures, time.perf_counter() - start))
     return 1 if failures else 0
 
 
