@@ -101,16 +101,55 @@ def lstm_cell_loop(*, cell_dtype=None):
     return kernel
 
 
-def hand_lstm(*, gate_act=torch.sigmoid):
+def hand_lstm(*, gate_act=torch.sigmoid, cell_act=torch.tanh, coupled=False, h_before_c=False):
+    """A torch loop; ``coupled``: CIFG's i = 1 - f; ``h_before_c``: h_t computed before c is updated."""
     def kernel(x, state, params, config):
         h, c, ys = state["h"], state["c"], []
         for t in range(x.shape[1]):
             z = {g: x[:, t] @ params[f"W_{g}"] + h @ params[f"U_{g}"] + params[f"b_{g}"] for g in GATES}
-            i, f, o, g = gate_act(z["i"]), gate_act(z["f"]), gate_act(z["o"]), torch.tanh(z["g"])
+            i, f, o, g = gate_act(z["i"]), gate_act(z["f"]), gate_act(z["o"]), cell_act(z["g"])
+            if coupled:
+                i = 1 - f
+            if h_before_c:
+                h = o * cell_act(c)
             c = f * c + i * g
-            h = o * torch.tanh(c)
+            if not h_before_c:
+                h = o * cell_act(c)
             ys.append(h)
         return torch.stack(ys, 1), {"h": h, "c": c}
+
+    return kernel
+
+
+def torch_layout_lstm(*, drop):
+    """Given PyTorch's own tensors (lstmspec_layout="torch"), adds only one of bias_ih_l0 and bias_hh_l0."""
+    def kernel(x, state, params, config):
+        layer = torch.nn.LSTM(x.shape[-1], state["h"].shape[-1], batch_first=True).to(x.dtype)
+        with torch.no_grad():
+            for name, p in layer.named_parameters():
+                p.copy_(torch.zeros_like(p) if name == drop else params[name])
+        y, (h, c) = layer(x, (state["h"][None], state["c"][None]))
+        return y, {"h": h[0], "c": c[0]}
+
+    kernel.lstmspec_layout = "torch"
+    return kernel
+
+
+def nn_lstm_mishandled(how):
+    """torch.nn.LSTM (right on its own) with its inputs or outputs handled wrong around it."""
+    correct = nn_lstm()
+
+    def kernel(x, state, params, config):
+        if how == "time-major reshape":
+            b, t = x.shape[:2]
+            return correct(x.reshape(t, b, -1).transpose(0, 1), state, params, config)
+        reverse = config["direction"] == "reverse"
+        y, final = correct(x.flip(1) if reverse else x, state, params, config)
+        y = y.flip(1) if reverse else y
+        if how == "last output broadcast":
+            return final["h"][:, None].expand_as(y).clone(), final
+        assert how == "final h from y[:, -1]"
+        return y, {**final, "h": y[:, -1]}
 
     return kernel
 
@@ -163,6 +202,49 @@ def convlstm2d(*, convolve=False, input_side=tf_same, recurrent_side=tf_same):
 SQUARE_EVEN_KERNEL = {"kernel_rows": 2, "kernel_cols": 2}
 
 
+def tf_pads(n, k, stride, dilation):
+    out = -(-n // stride)
+    total = max((out - 1) * stride + dilation * (k - 1) + 1 - n, 0)
+    return total // 2, total - total // 2
+
+
+def convlstm2d_stacked(*, swap_strides_dilation=False, first_dilation=False, reshape_kernels=False):
+    """ConvLSTM2D on Keras-stacked kernels (k, k, in, 4*filters) with F.conv2d, one bug per keyword:
+    strides and dilation passed the wrong way round, dilation[0] used for both axes, kernels turned into
+    PyTorch's (out, in, kr, kc) with reshape instead of permute."""
+    def to_torch(w):
+        return w.reshape(w.shape[3], w.shape[2], w.shape[0], w.shape[1]) if reshape_kernels else w.permute(3, 2, 0, 1)
+
+    def conv(v, w, padding, strides, dilation):  # channels last in and out
+        v = v.permute(0, 3, 1, 2)
+        if padding == "same":
+            (t, b), (l, r) = (tf_pads(n, k, s, d) for n, k, s, d in zip(v.shape[2:], w.shape[:2], strides, dilation))
+            v = F.pad(v, (l, r, t, b))
+        return F.conv2d(v, to_torch(w), stride=tuple(strides), dilation=tuple(dilation)).permute(0, 2, 3, 1)
+
+    def kernel(x, state, params, config):
+        W, U = (torch.cat([params[f"{p}_{g}"] for g in GATES], dim=-1) for p in "WU")
+        b = torch.cat([params[f"b_{g}"] for g in GATES])
+        strides, dilation = tuple(config["strides"]), tuple(config["dilation"])
+        if swap_strides_dilation:
+            strides, dilation = dilation, strides
+        if first_dilation:
+            dilation = (dilation[0],) * 2
+        h, c, ys = state["h"], state["c"], []
+        for t in range(x.shape[1]):
+            z = conv(x[:, t], W, config["padding"], strides, dilation) + conv(h, U, "same", (1, 1), (1, 1)) + b
+            i, f, g, o = z.chunk(4, dim=-1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            ys.append(h)
+        return torch.stack(ys, 1), {"h": h, "c": c}
+
+    return kernel
+
+
+DILATED = {"attrs": {"dilation": (2, 2)}, "dims": {"kernel_rows": 3, "kernel_cols": 3}}
+
+
 # ---------------------------------------------------------------- the test kernels are right where they should be
 @pytest.mark.parametrize("kernel, spec, case", [
     (nn_lstm(), "lstm", {}),
@@ -170,6 +252,9 @@ SQUARE_EVEN_KERNEL = {"kernel_rows": 2, "kernel_cols": 2}
     (hand_lstm(), "lstm", {}),
     (convlstm2d(), "convlstm2d", {}),
     (convlstm2d(), "convlstm2d", {"attrs": {"padding": "same"}, "dims": SQUARE_EVEN_KERNEL}),
+    (torch_layout_lstm(drop=None), "lstm", {}),
+    (nn_lstm_mishandled("final h from y[:, -1]"), "lstm", {}),
+    (convlstm2d_stacked(), "convlstm2d", {"attrs": {"padding": "same", "dilation": (2, 1), "strides": (1, 2)}}),
 ])
 def test_the_independent_kernels_conform_without_their_deviation(kernel, spec, case):
     assert passes(kernel, spec, **case) == []
@@ -194,6 +279,21 @@ def test_the_independent_kernels_conform_without_their_deviation(kernel, spec, c
      "same padding with the extra row/column at the start (recurrent convolution)"),
     (convlstm2d(input_side=extra_first), "convlstm2d", {"attrs": {"padding": "same"}, "dims": SQUARE_EVEN_KERNEL},
      "same padding with the extra row/column at the start (input convolution)"),
+    (torch_layout_lstm(drop="bias_hh_l0"), "lstm", {}, "second of the two summed bias tensors dropped"),
+    (torch_layout_lstm(drop="bias_ih_l0"), "lstm", {"dtype": "float32"}, "first of the two summed bias tensors dropped"),
+    (hand_lstm(gate_act=torch.tanh, cell_act=torch.sigmoid), "lstm", {}, "activation and recurrent_activation swapped"),
+    (nn_lstm_mishandled("last output broadcast"), "lstm", {}, "last output repeated at every step"),
+    (nn_lstm_mishandled("final h from y[:, -1]"), "lstm", {"attrs": {"direction": "reverse"}},
+     "final h taken from the output at the last input position"),
+    (nn_lstm_mishandled("time-major reshape"), "lstm", {},
+     "batch and time mixed up by a reshape (time-major reshape instead of transpose)"),
+    (hand_lstm(coupled=True), "lstm", {}, "input gate coupled to the forget gate (i = 1 - f)"),
+    (hand_lstm(h_before_c=True), "lstm", {"dtype": "float32"},
+     "h_t computed from the previous cell state (before the cell update)"),
+    (convlstm2d_stacked(swap_strides_dilation=True), "convlstm2d", DILATED, "strides and dilation swapped"),
+    (convlstm2d_stacked(first_dilation=True), "convlstm2d", {"attrs": {"padding": "same", "dilation": (2, 1)}},
+     "dilation of the first axis used for every axis"),
+    (convlstm2d_stacked(reshape_kernels=True), "convlstm2d", {}, "kernels reshaped to (out, in, k...) instead of permuted"),
 ])
 def test_a_deviating_kernel_is_diagnosed_as_exactly_its_deviation(kernel, spec, case, name):
     found = diagnosis_of(kernel, spec, **case)
@@ -310,6 +410,9 @@ COVERAGE_CASES = [
     ("convlstm2d", {}, {}),
     ("convlstm2d", {"padding": "same", "dilation": (2, 2)}, {}),
     ("convlstm2d", {"padding": "same"}, SQUARE_EVEN_KERNEL),
+    ("lstm", {"direction": "reverse"}, {}),
+    ("convlstm2d", {"padding": "same", "dilation": (2, 1)}, {}),
+    ("convlstm2d", {"dilation": (2, 2)}, {"kernel_rows": 3, "kernel_cols": 3}),
 ]
 
 

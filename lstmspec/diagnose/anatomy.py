@@ -72,8 +72,28 @@ class Anatomy:
             new = dict(spec.equations)
             for name, node in equations.items():
                 new[name] = replace(spec.equations[name], node=node, text=f"{spec.equations[name].text} [{key}]")
-            found = self.edited[key] = replace(spec, equations=new, _programs={})
+            found = self.edited[key] = replace(spec, equations=new, order=_dependency_order(spec.order, new),
+                                               _programs={})
         return found
+
+
+def _dependency_order(order: tuple[str, ...], equations: Mapping[str, Any]) -> tuple[str, ...]:
+    """``order`` with each equation moved after the equations it reads (an edit such as i = 1 - f can
+    make an equation read one written after it); the written order breaks ties."""
+    out: list[str] = []
+
+    def visit(name: str, path: frozenset[str]) -> None:
+        if name in out:
+            return
+        if name in path:
+            raise ValueError(f"the edited equations read each other in a cycle through {name}")
+        for dep in sorted(equations[name].node.names() & set(equations) - {name}, key=order.index):
+            visit(dep, path | {name})
+        out.append(name)
+
+    for name in order:
+        visit(name, frozenset())
+    return tuple(out)
 
 
 def rewrite(node: Node, fn: Callable[[Node], Node | None]) -> Node:

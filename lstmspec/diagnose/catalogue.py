@@ -1,5 +1,5 @@
 """The catalogue of known deviations that need no convolution: gates, activations,
-biases, weights, peepholes, states, time and precision (conv ones: ``conv_catalogue``).
+biases, weights, peepholes, states, time, cell structure and precision (conv ones: ``conv_catalogue``).
 
 Every entry is registered once, in the order of its family's rank; the
 engine tries low ranks first (cheap parameter edits that are common porting
@@ -9,10 +9,11 @@ bugs before step-by-step re-runs). Names are written to complete
 from __future__ import annotations
 
 from itertools import permutations
+from typing import Any
 
 import numpy as np
 
-from ..expr.ir import Call, Name
+from ..expr.ir import BinOp, Call, Name, Num
 from .anatomy import rewrite, swap_node
 from .variant import MANTISSA, Inputs, Result, register, stepwise
 
@@ -130,6 +131,17 @@ for _attr in ("recurrent_activation", "activation"):
                  f"Every call through the attribute {_attr} runs {_act} (the attribute ignored or mistranslated).",
                  lambda inp, at=_attr, ac=_act: _attribute_applies(inp, at, ac),
                  lambda inp, at=_attr, ac=_act: inp.but(attrs={at: ac}).reference())
+def _attributes_swap(inp: Inputs, a: str, b: str) -> bool:
+    uses = inp.anatomy.attribute_uses
+    return a in uses and b in uses and inp.attrs[a] != inp.attrs[b]
+
+
+register("activation and recurrent_activation swapped", "activation", 31,
+         "The two activation attributes are read the wrong way round: the gates run the cell's activation and "
+         "the candidate and cell output the gates' one.",
+         lambda inp: _attributes_swap(inp, "activation", "recurrent_activation"),
+         lambda inp: inp.but(attrs={"activation": inp.attrs["recurrent_activation"],
+                                    "recurrent_activation": inp.attrs["activation"]}).reference())
 for _gate in GATES:
     for _act in SWAPS:
         register(f"gate {_gate} activation={_act}", "gate activation", 85,
@@ -164,6 +176,51 @@ for _gate in GATES:
     register(f"no bias on gate {_gate}", "bias", 43, f"Gate {_gate} does not add its bias.",
              lambda inp, g=_gate: g in _biases(inp),
              lambda inp, g=_gate: inp.but(params={_biases(inp)[g]: np.zeros_like(inp.params[_biases(inp)[g]])}).reference())
+
+
+def _split_layout(inp: Inputs) -> Any:
+    """The first of the spec's layouts that stores every bias it splits as two summed tensors (PyTorch's
+    bias_ih + bias_hh), when one tensor holds each part: what a kernel given that layout can drop."""
+    if inp.rng is None:
+        return None
+    biases = set(_biases(inp).values())
+    for name in inp.spec.layouts:
+        layout = inp.spec.layout(name)
+        parts = layout.parts()
+        if parts and set(parts) <= biases and set(parts.values()) == {2} and all(_part_tensors(layout, k) for k in (0, 1)):
+            return layout
+    return None
+
+
+def _part_tensors(layout: Any, part: int) -> list[str]:
+    return [t.name for t in layout.tensors if t.segments and all(s.part == part for s in t.segments)]
+
+
+def _bias_part_dropped(inp: Inputs, part: int) -> Result:
+    # The checker gives a layout's kernel the biases split at random (Layout.to_framework with the case's
+    # "bias split" generator, so that dropping one summand shows); redo that split, zero one part's
+    # tensors, and sum back: the canonical biases such a kernel computed with.
+    layout = _split_layout(inp)
+    assert inp.rng is not None
+    tensors = layout.to_framework(inp.params, inp.rng("bias split"))
+    for name in _part_tensors(layout, part):
+        tensors[name] = np.zeros_like(tensors[name])
+    back = layout.from_framework(tensors, {k: np.shape(v) for k, v in inp.params.items()})
+    return inp.but(params={p: back[p] for p in layout.parts()}).reference()
+
+
+def _part_note(inp: Inputs, part: int) -> str:
+    layout = _split_layout(inp)
+    return f"layout {layout.name}: {', '.join(_part_tensors(layout, part))} missing" if layout is not None else ""
+
+
+for _part, _which, _example in ((1, "second", "bias_hh"), (0, "first", "bias_ih")):
+    register(f"{_which} of the two summed bias tensors dropped", "bias", 44,
+             f"The bias is stored as two summed tensors (e.g. PyTorch's bias_ih + bias_hh) and the kernel adds only "
+             f"one: the {_which} ({_example}) is dropped when the weights are ported.",
+             lambda inp: _split_layout(inp) is not None,
+             lambda inp, k=_part: _bias_part_dropped(inp, k),
+             note=lambda inp, k=_part: _part_note(inp, k))
 
 
 # ------------------------------------------------------------------ time
@@ -210,6 +267,35 @@ register("outputs in reversed time order", "time", 51,
          "The right recurrence, but y is returned last step first (a reverse direction not re-aligned, or the "
          "reverse).",
          lambda inp: _steps(inp) > 1, lambda inp: _outputs_reversed(inp))
+def _last_output_repeated(inp: Inputs) -> Result:
+    y, final = inp.reference()
+    ty = inp.out_time_axis
+    last = np.take(y, [0 if inp.reversed else y.shape[ty] - 1], axis=ty)  # the output computed last
+    return np.broadcast_to(last, y.shape).copy(), final
+
+
+def _final_from_last_position(inp: Inputs) -> Result:
+    y, final = inp.reference()
+    ty = inp.out_time_axis
+    return y, {**final, inp.anatomy.output_state: np.take(y, y.shape[ty] - 1, axis=ty)}  # type: ignore[dict-item]
+
+
+def _batch_time_reshaped(inp: Inputs) -> Result:
+    x = inp.x
+    return inp.but(x=x.reshape((x.shape[1], x.shape[0]) + x.shape[2:]).swapaxes(0, 1)).reference()
+
+
+register("last output repeated at every step", "time", 53,
+         "return_sequences mishandled: the output computed last (h_T) is broadcast over every timestep.",
+         lambda inp: _steps(inp) > 1 and inp.anatomy.output_state is not None, _last_output_repeated)
+register("final h taken from the output at the last input position", "time", 53,
+         "h_T read as y[:, -1]: right going forward, but in a reversed recurrence that is the first step processed.",
+         lambda inp: inp.reversed and _steps(inp) > 1 and inp.anatomy.output_state is not None,
+         _final_from_last_position)
+register("batch and time mixed up by a reshape (time-major reshape instead of transpose)", "time", 55,
+         "(batch, time, ...) made time-major with reshape(time, batch, ...) and transposed back: each sequence "
+         "gets frames of the others.",
+         lambda inp: inp.time_axis == 1 and inp.x.shape[0] > 1 and _steps(inp) > 1, _batch_time_reshaped)
 register("outputs lagging one step (y[t] = h_{t-1}, y[0] = h0)", "time", 52,
          "Each step's output is the state before the step (written before it is updated).",
          lambda inp: inp.anatomy.output_state is not None, lambda inp: _shifted(inp, lag=True))
@@ -278,6 +364,44 @@ for _order in list(permutations(("i", "f", "o")))[1:]:  # the first is the spec'
              lambda inp, o=_order: _peephole_gates(inp) == ("i", "f", "o"),
              lambda inp, o=_order: _permute_peepholes(inp, o),
              note=lambda inp, o=_order: _moved(_peephole_gates(inp), o, "peepholes"))
+
+
+# ------------------------------------------------------------------ cell structure
+def _coupled_applies(inp: Inputs) -> bool:
+    a = inp.anatomy
+    return {"i", "f"} <= set(a.gates) and "i" not in inp.spec.equations["f"].node.names()
+
+
+def _coupled(inp: Inputs) -> Result:
+    node = BinOp("-", Num(1.0, "1"), Name("f", "f"), "1 - f")
+    return inp.reference(inp.anatomy.edit(inp.spec, "input gate coupled: i = 1 - f", {"i": node}))
+
+
+def _stale_cell(inp: Inputs) -> dict[Name, Name]:
+    """In the output's equation, each other state's new value -> that state's previous value (c_t -> c)."""
+    a = inp.anatomy
+    if a.output_equation is None or a.output_equation not in inp.spec.equations:
+        return {}
+    reads = inp.spec.equations[a.output_equation].node.names()
+    return {Name(d.next): Name(s) for s, d in inp.spec.states.items()
+            if d.next and d.next != a.output_equation and d.next in reads}
+
+
+def _output_from_previous_cell(inp: Inputs) -> Result:
+    a, swaps = inp.anatomy, _stale_cell(inp)
+    assert a.output_equation is not None
+    node = rewrite(inp.spec.equations[a.output_equation].node, lambda n: swaps.get(n) if isinstance(n, Name) else None)
+    return inp.reference(a.edit(inp.spec, "output from the previous cell state", {a.output_equation: node}))
+
+
+register("input gate coupled to the forget gate (i = 1 - f)", "structure", 84,
+         "The coupled input-forget gate variant (CIFG, TF's CoupledInputForgetGateLSTMCell): i = 1 - f, the input "
+         "gate's own parameters unused.",
+         _coupled_applies, _coupled)
+register("h_t computed from the previous cell state (before the cell update)", "structure", 84,
+         "Statements out of order: the output's equation reads c_{t-1} where the spec reads the new c_t (the cell "
+         "state itself is updated as the spec says).",
+         lambda inp: bool(_stale_cell(inp)), _output_from_previous_cell)
 
 
 # ------------------------------------------------------------------ step by step

@@ -2,7 +2,11 @@
 padding on the wrong side, dilation on the wrong convolution or ignored,
 kernel axes swapped.
 
-Not here: the layer's *strides* applied to the recurrent convolution. Its
+Not here: ``same`` padding worked out by another rule (symmetric (k-1)//2, or from the first
+axis' size or kernel for every axis) and strides read from the first axis only: on every
+case tried these either change the output's shape (a shape error the checker reports) or
+compute exactly what "same padding with the extra row/column at the start" does. Nor the
+layer's *strides* applied to the recurrent convolution. Its
 ``same`` padding with stride s > 1 shrinks every axis longer than 1 (and a
 stride changes nothing on an axis of length 1), so that bug can only show as
 a shape error, which the checker reports already.
@@ -24,6 +28,8 @@ Two identities let the spec's own reference (cross-correlation, TensorFlow's
   convolution can be put on either side independently of the recurrent one.
 """
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -237,3 +243,61 @@ register("kernel rows and columns swapped", "conv", 76,
          "names that bug.",
          lambda inp: bool(_kernels(inp)) and all(inp.params[p].ndim >= 4 for p in _kernels(inp)),
          _swap_rows_cols)
+
+
+# ------------------------------------------------------------------ strides and dilation read wrong
+def _per_axis(inp: Inputs, *names: str) -> bool:
+    return all(n in inp.spec.attributes and inp.spec.attributes[n].type == "ints" for n in names)
+
+
+register("strides and dilation swapped", "conv", 78,
+         "Positional arguments mixed up: the input convolution runs with the dilation as its strides and the "
+         "strides as its dilation.",
+         lambda inp: _per_axis(inp, "strides", "dilation") and _attr(inp, "strides") != _attr(inp, "dilation"),
+         lambda inp: inp.but(attrs={"strides": _attr(inp, "dilation"), "dilation": _attr(inp, "strides")}).reference())
+register("dilation of the first axis used for every axis", "conv", 78,
+         "dilation_rate read as one int (dilation[0]) and applied to every spatial axis (with dilation[0] = 1 that "
+         "is 'dilation ignored').",
+         lambda inp: _per_axis(inp, "dilation") and len(set(_attr(inp, "dilation"))) > 1 and _attr(inp, "dilation")[0] != 1,
+         lambda inp: inp.but(attrs={"dilation": (_attr(inp, "dilation")[0],) * len(_attr(inp, "dilation"))}).reference())
+
+
+# ------------------------------------------------------------------ kernel reshaped
+def _reshaped(w: np.ndarray) -> np.ndarray:
+    # (k..., in, out) reshaped to PyTorch's (out, in, k...) without a permute, then read as (k..., in, out).
+    n = w.ndim - 2
+    wrong = w.reshape((w.shape[-1], w.shape[-2]) + w.shape[:n])
+    return np.transpose(wrong, tuple(range(2, n + 2)) + (1, 0))
+
+
+def _kernel_layout(inp: Inputs) -> tuple[Any, list[str]] | None:
+    """The first layout that stores the convolution kernels as they are (no permute; channels last, the
+    gates stacked along the output channels, as Keras does), and its tensors that hold only kernels."""
+    kernels = set(_kernels(inp))
+    if not kernels:
+        return None
+    for name in inp.spec.layouts:
+        layout = inp.spec.layout(name)
+        held = [t for t in layout.tensors if t.segments and {s.param for s in t.segments} <= kernels]
+        if (held and not any(t.permute or t.prepend for t in held)
+                and {s.param for t in held for s in t.segments} == kernels):
+            return layout, [t.name for t in held]
+    return None
+
+
+def _kernels_reshaped(inp: Inputs) -> Result:
+    found = _kernel_layout(inp)
+    assert found is not None
+    layout, names = found
+    tensors = layout.to_framework(inp.params)
+    tensors.update({n: _reshaped(tensors[n]) for n in names})
+    back = layout.from_framework(tensors, {k: np.shape(v) for k, v in inp.params.items()})
+    return inp.but(params={p: back[p] for p in _kernels(inp)}).reference()
+
+
+register("kernels reshaped to (out, in, k...) instead of permuted", "conv", 76,
+         "A channels-last kernel (k..., in, out), the gates stacked along out as Keras stores it, converted to "
+         "PyTorch's (out, in, k...) with reshape where a permute was needed: the same numbers, scrambled across "
+         "taps, channels and gates.",
+         lambda inp: _kernel_layout(inp) is not None, _kernels_reshaped,
+         note=lambda inp: f"layout {_kernel_layout(inp)[0].name}: {', '.join(_kernel_layout(inp)[1])}")  # type: ignore[index]

@@ -43,6 +43,8 @@ class Inputs:
     params: Mapping[str, np.ndarray]
     attrs: Mapping[str, Any]
     mantissa: int = 53  # of the precision under test: a rounding is only a deviation if coarser
+    #: the case's side generators (CaseData.rng): "bias split" redoes the split a framework layout was given
+    rng: Callable[[str], np.random.Generator] | None = None
 
     @classmethod
     def from_data(cls, data: CaseData, precision: Precision | None = None) -> "Inputs":
@@ -53,7 +55,7 @@ class Inputs:
             x = to_channels_last(x, leading_axes(spec, next(iter(spec.inputs.values()))))
             state = {k: to_channels_last(v, leading_axes(spec, spec.states[k])) for k, v in state.items()}
         mantissa = MANTISSA.get(precision.dtype, 53) if precision is not None else 53
-        return cls(spec, np.asarray(x, dtype=np.float64), state, dict(data.params), attrs, mantissa)
+        return cls(spec, np.asarray(x, dtype=np.float64), state, dict(data.params), attrs, mantissa, data.rng)
 
     @property
     def anatomy(self) -> Anatomy:
