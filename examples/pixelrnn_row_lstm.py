@@ -11,9 +11,13 @@ stores them. Device-agnostic.
 As in section 3.1 of the paper, the input-to-state term is computed for the
 whole image at once (a masked 1-D convolution along each row), then the rows
 are processed top to bottom, each step one 1-D convolution of the row above's
-hidden state. Mask A (the first layer) lets pixel j see the pixels left of
-it, mask B also itself; both convolutions are `same` (TensorFlow's rule: an
-even kernel's extra padding goes on the right).
+hidden state; both convolutions are `same` (TensorFlow's rule: an even
+kernel's extra padding goes on the right). The mask (section 3.4) keeps the
+taps left of pixel j whole and drops those right of it; at pixel j itself the
+input channels and each gate's units are split into ``config["colours"]``
+contiguous groups (R, G, B), and input group a feeds output group b when
+a < b (mask A, the first layer) or a <= b (mask B). With one colour group,
+mask A drops the pixel and mask B keeps it.
 """
 import torch
 import torch.nn.functional as F
@@ -36,18 +40,25 @@ def conv_row(v, kernel):
     return out.transpose(1, 2)
 
 
-def causal_mask(k, mask, like):
-    """Taps at offsets t - (k - 1)//2 < 0 (A) or <= 0 (B): the pixels to the left (and the pixel itself)."""
-    offsets = torch.arange(k, device=like.device) - (k - 1) // 2
-    keep = offsets < 0 if mask == "A" else offsets <= 0
-    return keep.to(like.dtype)[:, None, None]
+def colour_mask(kernel, mask, colours):
+    """The 0/1 mask of K_is (k, channels, 4*units), gates stacked: groups within each gate's units."""
+    k, channels, stacked = kernel.shape
+    units = stacked // 4
+    device = kernel.device
+    group_in = torch.arange(channels, device=device) * colours // channels
+    group_out = (torch.arange(stacked, device=device) % units) * colours // units
+    centre = group_in[:, None] < group_out[None, :] if mask == "A" else group_in[:, None] <= group_out[None, :]
+    left = (torch.arange(k, device=device) - (k - 1) // 2 < 0)[:, None, None]
+    keep = left.expand(k, channels, stacked).clone()
+    keep[(k - 1) // 2] = centre
+    return keep.to(kernel.dtype)
 
 
 def row_lstm(x, state, params, config):
     """x (batch, rows, cols, channels); state h, c (batch, cols, units); returns every row's h and the last h, c."""
     act, rec = ACTIVATIONS[config["activation"]], ACTIVATIONS[config["recurrent_activation"]]
     batch, rows, cols, channels = x.shape
-    K_is = params["K_is"] * causal_mask(params["K_is"].shape[0], config["mask"], params["K_is"])
+    K_is = params["K_is"] * colour_mask(params["K_is"], config["mask"], config["colours"])
     K_ss, b = params["K_ss"], params["b"]
     # input-to-state for the whole image: every row convolved at once
     x_is = conv_row(x.reshape(batch * rows, cols, channels), K_is).reshape(batch, rows, cols, -1) + b

@@ -45,6 +45,8 @@ def _attribute(attr: Any) -> Any:
         return st.sampled_from(ACTIVATIONS)
     if attr.type == "data_format":
         return st.sampled_from(list(attr.values) or ["channels_last", "channels_first"])
+    if attr.type == "int":
+        return st.sampled_from(list(attr.values)) if attr.values else st.integers(1, MAX_STRIDE)
     if attr.type == "ints":
         n = attr.length or 1
         return st.tuples(*[st.integers(1, MAX_STRIDE)] * n)

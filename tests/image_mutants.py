@@ -8,7 +8,8 @@ through ``lstmspec.api.check_kernel``). Replay one by hand from the repository r
     PYTHONPATH=tests lstmspec check mdlstm2d --kernel image_mutants:one_shared_forget_gate --no-isolate
 
 The issue's list: predecessors swapped, one shared forget gate, wrong scan
-direction, unmasked PixelRNN input convolution; and a few more of the same kind.
+direction, unmasked PixelRNN input convolution, PixelRNN's mask B where mask A
+is required (the colour masks); and a few more of the same kind.
 """
 from __future__ import annotations
 
@@ -128,15 +129,22 @@ for _fn in (mdlstm_cell_by_cell, predecessors_swapped, one_shared_forget_gate, f
 
 
 # ---------------------------------------------------------- pixelrnn_row_lstm
-def _pixelrnn(x, state, params, config, *, mask=True, mask_shift=0, mask_state=False):
+def _pixelrnn(x, state, params, config, *, mask=True, mask_shift=0, mask_state=False, mask_b_for_a=False,
+              no_colours=False, groups_over_gates=False):
     """PixelRNN's Row LSTM with the paper's stacked kernels (layout "paper"); keywords are bugs."""
     act, rec = ACT[config["activation"]], ACT[config["recurrent_activation"]]
+    colours = 1 if no_colours else config["colours"]
 
     def masked(kernel, kind):
-        k = kernel.shape[0]
+        k, channels, stacked = kernel.shape
+        units = stacked if groups_over_gates else stacked // 4
+        group_in = torch.arange(channels) * colours // channels
+        group_out = (torch.arange(stacked) % units) * colours // units
+        centre = group_in[:, None] < group_out[None, :] if kind == "A" else group_in[:, None] <= group_out[None, :]
         offsets = torch.arange(k) - (k - 1) // 2 - mask_shift
-        keep = offsets < 0 if kind == "A" else offsets <= 0
-        return kernel * keep.to(kernel.dtype)[:, None, None]
+        keep = (offsets < 0)[:, None, None].expand(k, channels, stacked).clone()
+        keep[offsets == 0] = centre
+        return kernel * keep.to(kernel.dtype)
 
     def conv(v, kernel):
         k = kernel.shape[0]
@@ -144,7 +152,8 @@ def _pixelrnn(x, state, params, config, *, mask=True, mask_shift=0, mask_state=F
         return F.conv1d(F.pad(v.transpose(1, 2), (left, k - 1 - left)), kernel.permute(2, 1, 0)).transpose(1, 2)
 
     batch, rows, cols, channels = x.shape
-    K_is = masked(params["K_is"], config["mask"]) if mask else params["K_is"]
+    kind = "B" if mask_b_for_a else config["mask"]
+    K_is = masked(params["K_is"], kind) if mask else params["K_is"]
     K_ss = masked(params["K_ss"], "B") if mask_state else params["K_ss"]
     x_is = conv(x.reshape(batch * rows, cols, channels), K_is).reshape(batch, rows, cols, -1) + params["b"]
     h, c = state["h"], state["c"]
@@ -166,7 +175,7 @@ def unmasked_input_conv(x, state, params, config):
 
 
 def mask_shifted_right(x, state, params, config):
-    """The mask is centred one tap too far right: mask A lets the pixel see itself, mask B its right neighbour."""
+    """The mask is centred one tap too far right: the pixel itself is read whole, the colour mask lands on its right neighbour."""
     return _pixelrnn(x, state, params, config, mask_shift=1)
 
 
@@ -175,14 +184,30 @@ def state_conv_masked_too(x, state, params, config):
     return _pixelrnn(x, state, params, config, mask_state=True)
 
 
-for _fn in (unmasked_input_conv, mask_shifted_right, state_conv_masked_too):
+def mask_b_where_a_is_required(x, state, params, config):
+    """Mask B in the first layer too: at the pixel, a colour group reads its own input colour (R sees R)."""
+    return _pixelrnn(x, state, params, config, mask_b_for_a=True)
+
+
+def colour_groups_ignored(x, state, params, config):
+    """Purely spatial masks on an RGB image: mask A hides the whole pixel (G cannot read R), mask B shows all of it."""
+    return _pixelrnn(x, state, params, config, no_colours=True)
+
+
+def colour_groups_over_stacked_gates(x, state, params, config):
+    """The colour split is taken over K_is's 4*units stacked gates, not within each gate's units."""
+    return _pixelrnn(x, state, params, config, groups_over_gates=True)
+
+
+for _fn in (unmasked_input_conv, mask_shifted_right, state_conv_masked_too, mask_b_where_a_is_required,
+            colour_groups_ignored, colour_groups_over_stacked_gates):
     _mark(_fn, PX_ALL, layout="paper")
 
 
 # ------------------------------------------------------------------ row_lstm
 def _row_lstm(x, state, p, config, *, channels_major=False, ignore_step=False):
     act, rec = ACT[config["activation"]], ACT[config["recurrent_activation"]]
-    step = 1 if ignore_step else config["step"][0]
+    step = 1 if ignore_step else config["step"]
     image = x if config["scan"] == "rows" else x.transpose(1, 2)  # columns become rows
     lines = image[:, ::step]  # (batch, steps, length, channels)
     if channels_major:
@@ -237,7 +262,7 @@ def _neighbourhood(image, radius, *, with_pixel=False):
 
 
 def _spatial(x, state, p, config, *, usual_output=False, with_pixel=False):
-    x = _neighbourhood(x, config["radius"][0], with_pixel=with_pixel)
+    x = _neighbourhood(x, config["radius"], with_pixel=with_pixel)
     batch, rows, cols, _ = x.shape
     h, c = {}, {}
     for i in range(rows):
@@ -287,7 +312,8 @@ CORRECT = {
 WRONG = {
     "mdlstm2d": [predecessors_swapped, one_shared_forget_gate, forget_gates_swapped, scan_always_from_top_left,
                  final_row_is_the_first_scanned],
-    "pixelrnn_row_lstm": [unmasked_input_conv, mask_shifted_right, state_conv_masked_too],
+    "pixelrnn_row_lstm": [unmasked_input_conv, mask_shifted_right, state_conv_masked_too, mask_b_where_a_is_required,
+                          colour_groups_ignored, colour_groups_over_stacked_gates],
     "row_lstm": [rows_flattened_channels_major, step_ignored],
     "spatial_lstm": [usual_lstm_output, neighbourhood_includes_the_pixel],
 }

@@ -146,6 +146,24 @@ def test_mdlstm2d_is_graves_2d_lstm_written_out_by_hand(direction):
     assert_close(spec.reference(x, state, params, config), mdlstm_by_hand(x, state, params, direction), TOL, direction)
 
 
+@pytest.mark.parametrize("name", ["mdlstm2d", "spatial_lstm"])
+def test_default_matrix_has_one_row_and_one_column_in_every_direction(name):
+    from lstmspec.check.cases import default_matrix
+
+    spec = lstmspec.load_spec(name)
+    attr = spec.attributes.get(spec.recurrence.direction or "")
+    directions = attr.values if attr else (None,)
+    cases = default_matrix(spec)
+    for direction in directions:
+        written = None if attr is None or direction == attr.default else direction  # a key omits defaults
+        for axis, other in (("rows", "cols"), ("cols", "rows")):
+            found = [c for c in cases if dict(c.dims)[axis] == 1 and dict(c.dims)[other] > 1
+                     and dict(c.attrs).get(spec.recurrence.direction) == written
+                     and c.label.startswith(f"one along {axis}")]
+            assert len(found) == 1, f"cases with {axis}=1 [{direction}]={[c.key for c in found]}, but should be one"
+    assert not any(c.label.startswith("one timestep") for c in cases)
+
+
 def test_reference_shapes_and_boundary_semantics_at_default_dims():
     spec, params, x, state = case()
     assert {k: v.shape for k, v in state.items()} == {

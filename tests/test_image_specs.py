@@ -54,7 +54,7 @@ def test_row_lstm_reuses_lstm_rather_than_copying_it():
 def test_row_lstm_is_lstm_on_the_rows(config):
     spec, params, image, state = case("row_lstm", config, rows=5, cols=3)
     attrs = spec.resolve_config(config)
-    k = attrs["step"][0]
+    k = attrs["step"]
     lines = image[:, ::k] if attrs["scan"] == "rows" else image[:, :, ::k].transpose(0, 2, 1, 3)
     seq = lines.reshape(lines.shape[0], lines.shape[1], -1)
     y, final = spec.reference(image, state, params, config)
@@ -64,6 +64,23 @@ def test_row_lstm_is_lstm_on_the_rows(config):
     np.testing.assert_array_equal(y, y_ref)
     for name in final:
         np.testing.assert_array_equal(final[name], final_ref[name])
+
+
+def test_row_lstm_matrix_reaches_one_timestep_through_the_image():
+    """The time axis is derived (ceil(rows / step) or ceil(cols / step)): one step comes from the image's size."""
+    from lstmspec.check.cases import default_matrix
+
+    spec = lstmspec.load_spec("row_lstm")
+    single = [c for c in default_matrix(spec) if c.label.startswith("one timestep")]
+    seen = set()
+    for c in single:
+        attrs = spec.resolve_config(c.config)
+        assert spec.resolve_dims(dict(c.dims), attrs)["time"] == 1, c.key
+        seen.add((attrs["scan"], attrs["step"], attrs["direction"]))
+    assert seen == {(s, k, d) for s in ("rows", "cols") for k in (1, 2) for d in ("forward", "reverse")}
+    keys = {c.key for c in single}
+    assert "batch=3,units=6,rows=2,cols=3,channels=2,step=2" in keys  # the skipped row 1 is still in the image
+    assert "batch=3,units=6,rows=5,cols=1,channels=2,scan=cols" in keys
 
 
 def test_transforms_on_a_small_image():
@@ -158,16 +175,46 @@ def test_lowered_input_gradient_is_the_transform_adjoint():
 # ------------------------------------------------------------- pixelrnn
 @pytest.mark.parametrize("mask, sees_itself", [("A", False), ("B", True)])
 def test_pixelrnn_input_mask_is_causal_along_the_row(mask, sees_itself):
-    spec, params, x, state = case("pixelrnn_row_lstm", {"mask": mask})
+    config = {"mask": mask, "colours": 1}  # one colour group: the masks are purely spatial
+    spec, params, x, state = case("pixelrnn_row_lstm", config)
     zero = {k: np.zeros_like(v) for k, v in state.items()}
-    y, _ = spec.reference(x, zero, params, {"mask": mask})
+    y, _ = spec.reference(x, zero, params, config)
     changed = x.copy()
     changed[:, 0, 2:] += 1.0  # pixels 2.. of the first row
-    y2, _ = spec.reference(changed, zero, params, {"mask": mask})
+    y2, _ = spec.reference(changed, zero, params, config)
     moved = np.abs(y2 - y)[:, 0].max(axis=(0, 2))
     assert np.all(moved[:2] == 0.0), f"pixels left of the change moved={moved[:2]}, but should be 0 [mask {mask}]"
     assert (moved[2] > 0) == sees_itself
     assert moved[3] > 0
+
+
+@pytest.mark.parametrize("mask", ["A", "B"])
+@pytest.mark.parametrize("colour", [0, 1, 2], ids=["R", "G", "B"])
+def test_pixelrnn_colour_masks_are_the_papers(mask, colour):
+    """Section 3.4: at the pixel itself, output colour b reads input colour a < b (mask A) or a <= b (mask B)."""
+    config = {"mask": mask}
+    spec, params, x, state = case("pixelrnn_row_lstm", config, channels=3, units=6)  # R R G G B B units
+    zero = {k: np.zeros_like(v) for k, v in state.items()}  # row 0 then reads only its own input row
+    y, _ = spec.reference(x, zero, params, config)
+    changed = x.copy()
+    changed[:, 0, 2, colour] += 1.0  # one colour of pixel 2 of the first row
+    y2, _ = spec.reference(changed, zero, params, config)
+    moved = np.abs(y2 - y)[:, 0, 2].max(axis=0) > 0  # per unit of pixel 2
+    reads = [colour < b or (mask == "B" and colour == b) for b in (0, 0, 1, 1, 2, 2)]
+    assert list(moved) == reads, f"units moved={list(moved)}, but should be {reads} [mask {mask}, colour {colour}]"
+    assert np.abs(y2 - y)[:, 0, :2].max() == 0.0  # pixels to the left never read it
+    assert np.abs(y2 - y)[:, 0, 3].max() > 0  # the pixel to the right reads all of it
+
+
+def test_pixelrnn_shape_table_lists_the_colour_groups():
+    from lstmspec.tables import shape_table
+
+    spec = lstmspec.load_spec("pixelrnn_row_lstm")
+    attrs = spec.resolve_config({"mask": "B"})
+    assert attrs["colours"] == 3 and spec.attributes["colours"].describe_values() == "1|3"
+    table = shape_table(spec, spec.resolve_dims({"channels": 3, "units": 6}, attrs), attrs)
+    assert table.row("paper", "K_is").value == (3, 3, 24)
+    assert "mask_groups=colours" in spec.equations["o"].text
 
 
 def test_pixelrnn_has_the_paper_gate_order_in_its_layout():
@@ -401,8 +448,9 @@ def test_cnn_lstm_stages_match_torchvision_resnet18():
     try:
         import torchvision
     except Exception as exc:  # noqa: BLE001 - a wheel built for another torch fails at import, not as ImportError
-        pytest.skip(f"torchvision does not import here ({type(exc).__name__}: {exc}); the offline mirror has only "
-                    "CUDA builds of torchvision 0.28/0.29, which do not load with torch 2.13.0+cpu")
+        pytest.skip(f"torchvision does not import here ({type(exc).__name__}: {exc}); its wheels need torch 2.14.1, "
+                    "so run this test in a venv of its own: pip install torch==2.14.1 torchvision==0.29.1 numpy "
+                    "pytest hypothesis tabulate, then PYTHONPATH=. python -m pytest tests/test_image_specs.py -k resnet18")
     backbone = torch.nn.Sequential(*list(torchvision.models.resnet18(weights=None).children())[:-2]).eval()
     for rows, cols in [(64, 64), (100, 37), (224, 224)]:
         _, _, stages = _stage_values("cnn_lstm", {"batch": 1, "pixel_rows": rows, "pixel_cols": cols})

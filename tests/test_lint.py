@@ -13,6 +13,8 @@ from lstmspec.spec.loader import lint_file
 
 LSTM = (specs_dir() / "lstm.toml").read_text()
 CONV = (specs_dir() / "convlstm2d.toml").read_text()
+PIXEL = (specs_dir() / "pixelrnn_row_lstm.toml").read_text()
+ROW = (specs_dir() / "row_lstm.toml").read_text()
 
 
 def broken(tmp_path: Path, source: str, old: str, new: str, name: str = "broken.toml") -> Path:
@@ -57,6 +59,16 @@ CASES = [
      "shape entry 'inputs' is not a declared dimension"),
     (LSTM, 'kernel = { concat = ["W_i", "W_f", "W_g", "W_o"] }', 'kernel = { concat = ["W_i", "W_f", "W_g", "W_x"] }',
      "layouts.keras.tensors.kernel", "undeclared parameter 'W_x'"),
+    (PIXEL, 'g = "activation(conv(x, W_g, padding=same, strides=1, dilation=1, mask=mask, mask_groups=colours)',
+     'g = "activation(conv(x, W_g, padding=same, strides=1, dilation=1, mask=mask, mask_groups=activation)',
+     "equations.g", "conv mask_groups=activation must be a positive integer or an int attribute"),
+    (PIXEL, 'colours = { type = "int", values = [1, 3], default = 3,', 'colours = { type = "int", values = [1, 3], default = 2,',
+     "attributes.colours.default", "Expected one of 1, 3 but got colours=2"),
+    (PIXEL, 'colours = { type = "int", values = [1, 3], default = 3,',
+     'colours = { type = "int", length = 1, values = [1, 3], default = 3,', "attributes.colours.length",
+     "length belongs to an ints attribute (one entry per axis), not to type int"),
+    (ROW, 'step = { type = "int", default = 1,', 'step = { type = "int", default = [1],', "attributes.step.default",
+     "Expected a positive integer but got step=[1]"),
 ]
 
 

@@ -69,3 +69,39 @@ def test_rejection_quotes_the_offending_sub_expression():
 def test_rejects_non_string_equations():
     with pytest.raises(SpecError, match="must be a string"):
         parse_expression(3, functions=FUNCS)  # type: ignore[arg-type]
+
+
+def test_conv_mask_groups_option_is_read_and_needs_a_mask():
+    from lstmspec.expr.functions import conv_options
+
+    options = conv_options(parse("conv(x, W, padding=same, strides=1, dilation=1, mask=A, mask_groups=colours)"))
+    assert (options.mask, options.mask_groups) == ("A", "colours")
+    for text, message in [("conv(x, W, padding=same, strides=1, dilation=1, mask_groups=3)", "it needs mask="),
+                          ("conv(x, W, padding=same, strides=1, dilation=1, mask=A, mask_groups=0)",
+                           "mask_groups must be a positive integer"),
+                          ("conv(x, W, groups=3)", "conv has no option 'groups' (options: padding, strides, dilation, "
+                                                    "mask, mask_groups)")]:
+        with pytest.raises(SpecError) as info:
+            conv_options(parse(text))
+        assert message in info.value.message, f"message={info.value.message!r}, but should contain {message!r}"
+
+
+@pytest.mark.parametrize("mask, groups, centre", [
+    ("A", 1, [[0]]),
+    ("B", 1, [[1]]),
+    ("A", 3, [[0, 1, 1], [0, 0, 1], [0, 0, 0]]),  # R feeds G and B, G feeds B, B feeds nothing of the pixel
+    ("B", 3, [[1, 1, 1], [0, 1, 1], [0, 0, 1]]),
+])
+def test_conv_masks_keep_the_left_taps_and_split_the_centre_by_colour(mask, groups, centre):
+    import numpy as np
+
+    from lstmspec.expr.masks import kernel_mask
+
+    size = len(centre)
+    m = kernel_mask(mask, (3, size, size), groups)  # taps at offsets -1, 0, +1
+    np.testing.assert_array_equal(m[0], np.ones((size, size)))
+    np.testing.assert_array_equal(m[1], np.array(centre, dtype=float))
+    np.testing.assert_array_equal(m[2], np.zeros((size, size)))
+    six = kernel_mask(mask, (1, 6, 3), groups)[0]  # 6 channels in 3 contiguous groups: R R G G B B
+    np.testing.assert_array_equal(six, np.repeat(np.repeat(np.array(centre, dtype=float), 6 // size, 0), 3 // size, 1))
+    assert kernel_mask("none", (3, 2, 2), groups) is None

@@ -2,14 +2,16 @@
 
 The default matrix is derived from the spec's declarations, not written per
 layer: every value of every choice attribute (padding), 1 and 2 for every
-per-axis integer attribute (strides, dilation), odd and even sizes for every
-kernel dim group, all in one product; then every choice value once more with
-the spec's default (non-square) kernel and with per-axis attributes whose axes
-differ (strides 2x1, dilation 1x2: the product's are square, so a kernel reading
-strides[0] for every axis would pass it); then, one at a time, every activation
-for every activation attribute, the other data format, one timestep, a batch of
-one, a zero initial state left to the framework's default, and only the last
-output (``return_sequences`` off). The spec's default sizes are non-square with
+integer attribute (step) and per-axis integer attribute (strides, dilation),
+odd and even sizes for every kernel dim group, all in one product; then every
+choice value once more with the spec's default (non-square) kernel and with
+per-axis attributes whose axes differ (strides 2x1, dilation 1x2: the
+product's are square, so a kernel reading strides[0] for every axis would pass
+it); then, one at a time, every activation for every activation attribute, the
+other data format, one timestep (a grid: one row, and one column; an axis
+derived from an image: the image that gives one step), a batch of one, a zero
+initial state left to the framework's default, and only the last output
+(``return_sequences`` off). The spec's default sizes are non-square with
 batch != time, so every case carries those too.
 
 A case is named by its *key*, ``batch=2,time=3,...,padding=same,strides=2x2``:
@@ -25,6 +27,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..expr.functions import ACTIVATIONS
+from ..spec.attributes import Attribute
 from ..spec.model import Spec
 
 #: Case options that are not spec attributes: how the case is fed to an implementation.
@@ -114,15 +117,29 @@ def parse_case_key(spec: Spec, key: str) -> Case:
     return make_case(spec, dims, attrs, options, label="replay")
 
 
+def _matrix_values(attr: Attribute) -> list[Any] | None:
+    """The values the product takes for a structural attribute, None for the others (activations, formats).
+
+    Every choice; 1 and 2 for an integer (its declared values when it has
+    some) and for every axis of a per-axis one.
+    """
+    if attr.type == "choice":
+        return list(attr.values)
+    if attr.type == "int":
+        return list(attr.values) or [1, 2]
+    if attr.type == "ints":
+        n = attr.length or 1
+        return [(1,) * n, (2,) * n]
+    return None
+
+
 def _structural_axes(spec: Spec) -> list[tuple[str, str, list[Any]]]:
     """(kind, name, values) for every axis of the full product."""
     axes: list[tuple[str, str, list[Any]]] = []
     for name, attr in spec.attributes.items():
-        if attr.type == "choice":
-            axes.append(("attr", name, list(attr.values)))
-        elif attr.type == "ints":
-            n = attr.length or 1
-            axes.append(("attr", name, [(1,) * n, (2,) * n]))
+        values = _matrix_values(attr)
+        if values is not None:
+            axes.append(("attr", name, values))
     for group, members in spec.dim_groups.items():
         axes.append(("group", group, [ODD_KERNEL, EVEN_KERNEL]))
     return axes
@@ -135,9 +152,62 @@ def _mixed_per_axis(spec: Spec) -> dict[str, tuple[int, ...]]:
 
 
 def _batch_dim(spec: Spec) -> str | None:
-    """The leading axis of the first input when it is a plain dim and not the recurrence axis (``batch``)."""
+    """The leading axis of the first input when it is a plain dim and not a scanned axis (``batch``)."""
     first = next(iter(spec.inputs.values())).shape[0].render()
-    return first if first in spec.dims and first != spec.recurrence.axis else None
+    return first if first in spec.dims and first not in spec.recurrence.scan_axes else None
+
+
+def _one_step(spec: Spec, axis: str, attrs: Mapping[str, Any]) -> dict[str, int] | None:
+    """Primary sizes that make the scanned ``axis`` one step long under ``attrs``, or None.
+
+    A primary axis is set to 1. An axis derived from others (row_lstm's
+    ``time``, ``ceil(rows / step)`` rows or ``ceil(cols / step)`` columns of
+    the image) is made one step long through one primary dim it derives
+    from: the first, in declaration order, that can do it, at the largest
+    size up to its default that does (rows=2 with step=2, so the skipped row
+    is still there to be wrongly read).
+    """
+    decl = spec.dims[axis]
+    if decl.derived is None:
+        return {axis: 1}
+    sources = decl.derived.symbols()
+    for name, source in spec.dims.items():
+        if name not in sources or source.derived is not None or source.default is None:
+            continue
+        for size in range(source.default, 0, -1):
+            try:
+                if spec.resolve_dims({name: size}, attrs)[axis] == 1:
+                    return {name: size}
+            except ConfigError:
+                continue  # e.g. a kernel larger than the smaller image: try the next size
+    return None
+
+
+def _one_step_cases(spec: Spec) -> list[tuple[dict[str, int], dict[str, Any], str]]:
+    """(sizes, attributes, label) of the cases with a single step along each scanned axis.
+
+    A sequence gets "one timestep"; a grid one case per axis ("one along
+    rows", "one along cols"): a kernel that mixes up the axes, or reads a
+    boundary along the wrong one, shows when only one of them is 1. When the
+    axis is derived from attributes too (row_lstm's scan and step), in every
+    combination of their matrix values, since the size that gives one step
+    depends on them.
+    """
+    out: list[tuple[dict[str, int], dict[str, Any], str]] = []
+    for axis in spec.recurrence.scan_axes:
+        base = "one timestep" if not spec.is_grid else f"one along {axis}"
+        decl = spec.dims[axis]
+        names = sorted(decl.derived.attributes() & set(spec.attributes)) if decl.derived is not None else []
+        choices = [_matrix_values(spec.attributes[n]) or [spec.attributes[n].default] for n in names]
+        for values in product(*choices):
+            picked = dict(zip(names, values))
+            sizes = _one_step(spec, axis, spec.resolve_config(picked))
+            if sizes is None:
+                continue
+            detail = {**picked, **sizes} if decl.derived is not None else {}
+            label = base + (f" ({', '.join(f'{k}={_fmt(v)}' for k, v in detail.items())})" if detail else "")
+            out.append((sizes, picked, label))
+    return out
 
 
 def default_matrix(spec: Spec) -> list[Case]:
@@ -192,7 +262,8 @@ def default_matrix(spec: Spec) -> list[Case]:
             elif attr.type == "data_format":
                 for fmt in attr.values or ("channels_last", "channels_first"):
                     add({}, {**extra, name: fmt}, {}, f"{name}={fmt}{suffix}")
-        add({spec.recurrence.axis: 1}, extra, {}, f"one timestep{suffix}")
+        for sizes, picked, label in _one_step_cases(spec):
+            add(sizes, {**picked, **extra}, {}, f"{label}{suffix}")
         batch = _batch_dim(spec)
         if batch:
             add({batch: 1}, extra, {}, f"batch of one{suffix}")

@@ -86,6 +86,15 @@ class Dim:
     def symbols(self) -> set[str]:
         return set()
 
+    def attributes(self) -> set[str]:
+        """Attributes the size depends on: ``step`` in ``ceil(rows / step)``, ``scan`` where it picks rows or cols.
+
+        Read from the structural key: an attribute's value is ``("attr", name)``,
+        a pick ``("pick", name, ...)``; a convolution adds the options it leaves
+        to the attributes.
+        """
+        return _key_attributes(self.key())
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Dim) and self.key() == other.key()
 
@@ -94,6 +103,16 @@ class Dim:
 
     def __repr__(self) -> str:
         return self.render()
+
+
+def _key_attributes(key: tuple) -> set[str]:
+    found: set[str] = set()
+    if len(key) >= 2 and key[0] in ("attr", "pick") and isinstance(key[1], str):
+        found.add(key[1])
+    for part in key:
+        if isinstance(part, tuple):
+            found |= _key_attributes(part)
+    return found
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -195,10 +214,14 @@ class ConvOptions:
     padding: str | None = None
     stride: int | None = None
     dilation: int | None = None
-    # Causal mask of the kernel taps (PixelRNN): None none; "A" taps strictly before
-    # the output position in raster order; "B" those and the centre tap; an
-    # attribute name: the attribute's value ("none", "A" or "B"). Shapes ignore it.
+    # Causal mask of the kernel taps (PixelRNN, ``lstmspec.expr.masks``): None none;
+    # "A" taps strictly before the output position in raster order, and at the
+    # centre tap the colour groups before the output's; "B" the output's group
+    # too; an attribute name: the attribute's value. ``mask_groups``: how many
+    # colour groups the channels split into (an integer or an int attribute's
+    # name; None: one). Shapes ignore both.
     mask: str | None = None
+    mask_groups: int | str | None = None
 
     def resolve(self, axis: int, attrs: Attrs) -> tuple[str, int, int]:
         padding = self.padding if self.padding is not None else attrs.get("padding", "valid")
@@ -252,6 +275,12 @@ class ConvOut(Dim):
 
     def symbols(self) -> set[str]:
         return self.size.symbols() | self.kernel.symbols()
+
+    def attributes(self) -> set[str]:
+        o = self.options  # an option left open is read from the attribute of its name (ConvOptions.resolve)
+        free = {name for name, value in (("padding", o.padding), ("strides", o.stride), ("dilation", o.dilation))
+                if value is None}
+        return free | self.size.attributes() | self.kernel.attributes()
 
     def _render(self, attrs: Attrs | None = None) -> str:
         """The formula, simplified as far as the attributes in ``attrs`` allow.

@@ -12,6 +12,7 @@ from ..errors import SpecError
 from ..registry import Registry
 from .dims import ConvOptions, ConvOut, Shape, Sum, render_shape
 from .ir import Call
+from .masks import MASKS
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ for _f in (
         "conv",
         "N-d cross-correlation, channels last: x (..., spatial..., C) with W (k..., C, F)",
         r"\ast",
-        options=("padding", "strides", "dilation", "mask"),
+        options=("padding", "strides", "dilation", "mask", "mask_groups"),
     ),
     Function("concat", "concat", "concatenation along the last axis", r"\Vert"),
 ):
@@ -64,7 +65,8 @@ def conv_options(call: Call) -> ConvOptions:
     """
     unknown = [k for k, _ in call.kwargs if k not in FUNCTIONS.get("conv").options]
     if unknown:
-        raise SpecError(f"conv has no option {unknown[0]!r} (options: padding, strides, dilation, mask)", text=call.text)
+        raise SpecError(f"conv has no option {unknown[0]!r} (options: {', '.join(FUNCTIONS.get('conv').options)})",
+                        text=call.text)
     padding = call.option("padding")
     if padding in (None, "padding"):
         padding = None
@@ -82,15 +84,24 @@ def conv_options(call: Call) -> ConvOptions:
     mask = call.option("mask")
     if mask is not None:
         if not isinstance(mask, str):
-            raise SpecError(f"conv mask must be A, B, none or an attribute naming one, got {mask!r}", text=call.text)
+            raise SpecError(f"conv mask must be {', '.join(CONV_MASKS)} or an attribute naming one, got {mask!r}",
+                            text=call.text)
         if padding != "same" or fixed["strides"] != 1 or fixed["dilation"] != 1:
             raise SpecError("a masked conv needs padding=same, strides=1, dilation=1 (the mask is centred on the "
                             "output position)", text=call.text)
-    return ConvOptions(padding=padding, stride=fixed["strides"], dilation=fixed["dilation"], mask=mask)
+    groups = call.option("mask_groups")
+    if groups is not None:
+        if mask is None:
+            raise SpecError("mask_groups splits the channels of a masked conv; it needs mask=", text=call.text)
+        if isinstance(groups, bool) or (isinstance(groups, int) and groups < 1):
+            raise SpecError(f"conv mask_groups must be a positive integer or an int attribute, got {groups!r}",
+                            text=call.text)
+    return ConvOptions(padding=padding, stride=fixed["strides"], dilation=fixed["dilation"], mask=mask,
+                       mask_groups=groups)
 
 
-#: Fixed values of conv's mask option; any other name is an attribute whose value is one of these.
-CONV_MASKS = ("none", "A", "B")
+#: Fixed values of conv's mask option (``lstmspec.expr.masks``); any other name is an attribute whose value is one.
+CONV_MASKS = tuple(MASKS.names())
 
 
 def infer_call(call: Call, function: Function, arg_shapes: list[Shape]) -> Shape:

@@ -28,6 +28,7 @@ import numpy as np
 from ..errors import ConfigError, ShapeError
 from ..expr.functions import FUNCTIONS, conv_options
 from ..expr.ir import BinOp, Call, Name, Neg, Node, Num
+from ..expr.masks import resolve_mask
 from ..spec.model import Spec
 from .backends import Backend, get_backend
 from .binding import bind_dims, check_memory, leading_axes
@@ -161,7 +162,9 @@ class Program:
             concat = self.be.concat
             return lambda env: concat([p(env) for p in parts])
         options = conv_options(node)
-        if self._fusable(node.args[1]):
+        # a masked conv is not fused with its siblings: its mask is built from its own kernel's
+        # shape (the colour groups split each gate's units, not the concatenated gates')
+        if self._fusable(node.args[1]) and options.mask is None:
             return self.fused("conv", node.args[0], node.args[1].id, options, mode)
         x, w = self.compile(node.args[0], mode), self.compile(node.args[1], mode)
         conv = self._conv_fn(options)
@@ -259,35 +262,18 @@ def _terms(node: Node, sign: int) -> list[tuple[int, Node]]:
 
 
 def conv_with_options(be: Backend, attrs: Mapping[str, Any], options: Any) -> Callable[[Any, Any], Any]:
-    """``conv(x, w)`` with a call's options resolved against the attributes, the kernel masked if asked."""
+    """``conv(x, w)`` with a call's options resolved against the attributes, the kernel masked if asked
+    (``lstmspec.expr.masks``: PixelRNN's masks A and B, with colour groups)."""
 
     def conv(x: Any, w: Any) -> Any:
         n = w.ndim - 2
         resolved = [options.resolve(axis, attrs) for axis in range(n)]
-        mask = options.mask if options.mask in (None, "none", "A", "B") else attrs[options.mask]
-        if mask in ("A", "B"):
-            w = w * be.asarray(causal_mask(tuple(w.shape[:n]), mask))
+        mask = resolve_mask(options, attrs, tuple(int(d) for d in w.shape))
+        if mask is not None:
+            w = w * be.asarray(mask)
         return be.conv(x, w, resolved[0][0], [r[1] for r in resolved], [r[2] for r in resolved])
 
     return conv
-
-
-def causal_mask(kernel: tuple[int, ...], mask: str) -> np.ndarray:
-    """PixelCNN/PixelRNN masks, (k..., 1, 1): 1 for taps before the centre in raster order ("A"), and the centre ("B").
-
-    A masked conv is ``same``, stride 1: output position p reads input p + t - centre
-    at tap t, where the centre (k - 1) // 2 is TensorFlow's padding before the input.
-    So the taps kept are those whose offset t - centre is lexicographically negative
-    (zero too for "B"): in 1-d, the pixels to the left; in 2-d, the rows above and
-    the pixels to the left on the centre row.
-    """
-    out = np.zeros(kernel + (1, 1))
-    for tap in np.ndindex(*kernel):
-        offset = tuple(t - (k - 1) // 2 for t, k in zip(tap, kernel))
-        first = next((o for o in offset if o != 0), 0)
-        if first < 0 or (first == 0 and mask == "B"):
-            out[tap] = 1.0
-    return out
 
 
 def program_for(spec: Spec, attrs: Mapping[str, Any], backend: Backend) -> Program:

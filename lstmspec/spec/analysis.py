@@ -195,15 +195,21 @@ def _analyze(spec: Spec, locate: Callable[[SpecError, str], SpecError], skip_equ
 
 
 def _check_masks(spec: Spec, error: Callable[..., None]) -> None:
-    """A conv ``mask=NAME`` names A, B, none or a choice attribute whose values are those."""
+    """A conv ``mask=NAME`` names A, B, none or a choice attribute whose values are those;
+    ``mask_groups=NAME`` an integer attribute (the number of colour groups)."""
     for eq in spec.equations.values():
         for node in eq.node.walk():
             if not (isinstance(node, Call) and node.func == "conv"):
                 continue
             mask = node.option("mask")
-            if mask is None or mask in CONV_MASKS:
-                continue
-            attr = spec.attributes.get(str(mask))
-            if attr is None or attr.type != "choice" or set(attr.values) - set(CONV_MASKS):
-                error(f"conv mask={mask} must be {', '.join(CONV_MASKS)} or a choice attribute with those values",
-                      f"equations.{eq.name}", node.text)
+            if mask is not None and mask not in CONV_MASKS:
+                attr = spec.attributes.get(str(mask))
+                if attr is None or attr.type != "choice" or set(attr.values) - set(CONV_MASKS):
+                    error(f"conv mask={mask} must be {', '.join(CONV_MASKS)} or a choice attribute with those values",
+                          f"equations.{eq.name}", node.text)
+            groups = node.option("mask_groups")
+            if isinstance(groups, str):
+                attr = spec.attributes.get(groups)
+                if attr is None or not (attr.type == "int" or (attr.type == "ints" and attr.length == 1)):
+                    error(f"conv mask_groups={groups} must be a positive integer or an int attribute",
+                          f"equations.{eq.name}", node.text)

@@ -2,7 +2,8 @@
 
 A spec declares each attribute with a ``type``; the type knows how to check and
 normalise a value given in a ``config`` dict or on the command line
-(``strides=2`` → ``(2, 2)``), with messages in the style
+(``strides=2`` → ``(2, 2)``; ``step=2`` → ``2``, an ``int`` being one integer
+where ``ints`` has one per spatial axis), with messages in the style
 ``Expected positive integers but got strides=(1.5,)``.
 """
 from __future__ import annotations
@@ -40,6 +41,8 @@ class Attribute:
             return "|".join(str(v) for v in self.values)
         if self.type == "ints":
             return f"{self.length} positive integers"
+        if self.type == "int":
+            return "a positive integer"
         return self.type
 
 
@@ -70,6 +73,22 @@ def _check_ints(attr: Attribute, value: Any) -> tuple[int, ...]:
             f"Expected {attr.length} values (one per spatial axis) but got {attr.name}={value!r}"
         )
     return value
+
+
+def _check_int(attr: Attribute, value: Any) -> int:
+    """One positive integer (``step``, ``radius``), one of ``values`` when the spec lists some."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"Expected a positive integer but got {attr.name}={value!r}")
+    if attr.values and value not in attr.values:
+        raise ConfigError(f"Expected one of {', '.join(map(str, attr.values))} but got {attr.name}={value!r}")
+    return value
+
+
+def _parse_int(attr: Attribute, text: str) -> Any:
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"Expected a positive integer such as 2 but got {attr.name}={text}") from None
 
 
 def _parse_ints(attr: Attribute, text: str) -> Any:
@@ -117,6 +136,7 @@ ATTRIBUTE_TYPES.register(
 ATTRIBUTE_TYPES.register(
     "data_format", AttributeType("data_format", _check_choice, lambda a, t: t, lambda: DATA_FORMATS)
 )
+ATTRIBUTE_TYPES.register("int", AttributeType("int", _check_int, _parse_int))
 ATTRIBUTE_TYPES.register("ints", AttributeType("ints", _check_ints, _parse_ints))
 ATTRIBUTE_TYPES.register("float", AttributeType("float", _check_float, _parse_float))
 ATTRIBUTE_TYPES.register("bool", AttributeType("bool", _check_bool, _parse_bool))
@@ -143,6 +163,10 @@ def build_attribute(name: str, raw: Any) -> Attribute:
             raise SpecError(f"unknown activation {bad[0]!r}; available: {', '.join(ACTIVATIONS)}", key=key)
     if type_name == "choice" and not values:
         raise SpecError("a choice attribute needs values", key=key)
+    if type_name == "int" and not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
+        raise SpecError(f"the values of an int attribute are positive integers, got {list(values)}", key=f"{key}.values")
+    if "length" in raw and type_name != "ints":
+        raise SpecError(f"length belongs to an ints attribute (one entry per axis), not to type {type_name}", key=f"{key}.length")
     if "default" not in raw:
         raise SpecError("an attribute needs a default", key=key)
     attr = Attribute(name, type_name, None, str(raw.get("doc", "")), values, raw.get("length"))

@@ -35,6 +35,11 @@ RECURRENCE_KINDS = ("sequence", "grid")
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
+def _is_integer(attr: Attribute) -> bool:
+    """An attribute whose value is one integer, usable as a size: type int (or ints of length 1, as before int)."""
+    return attr.type == "int" or (attr.type == "ints" and attr.length == 1)
+
+
 class _Builder:
     def __init__(self, raw: dict[str, Any], file: str, origins: Origins, lineage: list[str] | None = None) -> None:
         self.raw = raw
@@ -82,7 +87,7 @@ class _Builder:
     def dims(self, attributes: dict[str, Attribute]) -> dict[str, DimDecl]:
         """The dims; a derived one may use any other (resolved in dependency order, cycles are errors)."""
         table = self.table("dims")
-        int_attrs = {a.name for a in attributes.values() if a.type == "ints" and a.length == 1}
+        int_attrs = {a.name for a in attributes.values() if _is_integer(a)}
         for name, raw in table.items():
             key = f"dims.{name}"
             self.check_ident(name, key)
@@ -346,12 +351,11 @@ class _Builder:
                     out[name] = Lit(value)
                 elif isinstance(value, str) and value in dims:
                     out[name] = self.expand(value)
-                elif isinstance(value, str) and value in attributes and attributes[value].type == "ints" \
-                        and attributes[value].length == 1:
+                elif isinstance(value, str) and value in attributes and _is_integer(attributes[value]):
                     out[name] = AttrValue(value)
                 else:
-                    raise self.error(f"{name} is a positive integer, a dimension or a one-integer attribute "
-                                     "(type ints, length 1)", okey, str(value))
+                    raise self.error(f"{name} is a positive integer, a dimension or an integer attribute "
+                                     "(type int)", okey, str(value))
             elif kind == "shape":
                 out[name] = self.shape_of(value, okey, dims)
             elif kind == "ints":
