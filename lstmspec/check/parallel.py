@@ -1,8 +1,9 @@
 """``--jobs N``: spread a check's case matrix over N processes.
 
 A check is mostly single-threaded Python (Keras runs a recurrent layer in
-eager mode, one op at a time), so on a machine with N cores N processes
-finish about N times sooner. The unit of work is one case of one plan: every
+eager mode, one op at a time), so N processes on N cores finish sooner
+(measured: the full CPU check in 50 s with 2 processes against 75 s in one;
+each process imports its frameworks itself). The unit of work is one case of one plan: every
 implementation, device and precision of that case runs in the same process,
 so the case's inputs and float64 reference are computed once, as in a
 sequential run.
