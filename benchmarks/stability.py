@@ -43,11 +43,19 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=100)
     parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--framework", help="comma-separated frameworks (default: every installed one)")
+    parser.add_argument("--implementation", help="comma-separated implementation names (default: all of the frameworks)")
     parser.add_argument("--no-grad", action="store_true")
     parser.add_argument("--out", metavar="FILE", help="rewrite the Markdown table to FILE after every seed")
     args = parser.parse_args()
     wanted = set(filter(None, (args.framework or "").split(",")))
     adapters = [a for a in all_adapters() if (not wanted or a.framework in wanted) and FRAMEWORKS.get(a.framework).available()]
+    if args.implementation:
+        names = {n.strip() for n in args.implementation.split(",")}
+        unknown = names - {a.name for a in adapters}
+        if unknown:
+            parser.error(f"unknown implementation(s) {', '.join(sorted(unknown))}; "
+                         f"known: {', '.join(a.name for a in adapters)}")
+        adapters = [a for a in adapters if a.name in names]
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     clean: dict[tuple[str, str, str], int] = defaultdict(int)
     ran: dict[tuple[str, str, str], int] = defaultdict(int)
