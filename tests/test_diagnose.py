@@ -14,6 +14,7 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
+import image_mutants as im  # noqa: E402
 import lstmspec  # noqa: E402
 from lstmspec.check.cases import default_matrix, make_case  # noqa: E402
 from lstmspec.check.compare import scaled_error  # noqa: E402
@@ -302,6 +303,92 @@ def test_a_deviating_kernel_is_diagnosed_as_exactly_its_deviation(kernel, spec, 
     assert found.error <= found.bound
 
 
+# ---------------------------------------------------------------- image specs (kernels of tests/image_mutants.py)
+def mdlstm_scanning(direction):
+    """Graves' MDLSTM cell by cell, always scanning from ``direction`` (a table of directions read wrong)."""
+    def kernel(x, state, params, config):
+        return im._mdlstm(x, state, params, {**config, "direction": direction})
+
+    return kernel
+
+
+def mdlstm_second_forget_gate_for_both(x, state, params, config):
+    """f_up computed with f_left's parameters: f_left gates both predecessors' cells."""
+    moved = {f"{p}_f_up": params[f"{p}_f_left"] for p in "WUVb"}
+    return im.mdlstm_cell_by_cell(x, state, {**params, **moved}, config)
+
+
+def mdlstm_col_boundary_from_first_column(x, state, params, config):
+    """The final column boundaries taken after the first column scanned (down_right: column 0), which
+    depends on nothing to its right, so the right cell-by-cell run on that column alone gives it."""
+    y, final = im.mdlstm_cell_by_cell(x, state, params, config)
+    first = {**state, "h_row0": state["h_row0"][:, :1], "c_row0": state["c_row0"][:, :1]}
+    _, one = im.mdlstm_cell_by_cell(x[:, :, :1], first, params, config)
+    return y, {**final, "h_col0": one["h_col0"], "c_col0": one["c_col0"]}
+
+
+def pixelrnn_with_mask(mask):
+    """PixelRNN's Row LSTM with the paper's stacked kernels, applying ``mask`` whatever the attribute says."""
+    def kernel(x, state, params, config):
+        return im._pixelrnn(x, state, params, {**config, "mask": mask})
+
+    kernel.lstmspec_layout = "paper"
+    return kernel
+
+
+@pytest.mark.parametrize("kernel, spec, case, name", [
+    (im.predecessors_swapped, "mdlstm2d", {},
+     "hidden-state predecessors swapped (each read through the other's weights)"),
+    (im.forget_gates_swapped, "mdlstm2d", {}, "cell-state predecessors swapped (each forget gate on the other's cell)"),
+    (im.one_shared_forget_gate, "mdlstm2d", {}, "one forget gate for both predecessors (the first one's)"),
+    (mdlstm_second_forget_gate_for_both, "mdlstm2d", {"dtype": "float32"},
+     "one forget gate for both predecessors (the second one's)"),
+    (im.scan_always_from_top_left, "mdlstm2d", {"attrs": {"direction": "up_left"}},
+     "scan direction ignored (the default direction scanned)"),
+    (mdlstm_scanning("down_left"), "mdlstm2d", {"attrs": {"direction": "up_left"}},
+     "scan direction reversed along the first grid axis"),
+    (mdlstm_scanning("up_right"), "mdlstm2d", {"attrs": {"direction": "up_left"}},
+     "scan direction reversed along the second grid axis"),
+    (mdlstm_scanning("down_left"), "mdlstm2d", {"attrs": {"direction": "up_right"}},
+     "scan direction reversed along every grid axis"),
+    (im.final_row_is_the_first_scanned, "mdlstm2d", {"attrs": {"direction": "up_right"}},
+     "final boundaries of the first grid axis from the first cells scanned"),
+    (mdlstm_col_boundary_from_first_column, "mdlstm2d", {},
+     "final boundaries of the second grid axis from the first cells scanned"),
+    (im.usual_lstm_output, "spatial_lstm", {}, "output gate outside the cell activation (h = o * act(c), the usual LSTM's output)"),
+    (im.rows_flattened_channels_major, "row_lstm", {"attrs": {"scan": "cols"}},
+     "each step's features flattened channels-major ((channels, length), not (length, channels))"),
+    (im.step_ignored, "row_lstm", {"attrs": {"step": 2}}, "the input transform's integer option ignored (1 used)"),
+    (im.unmasked_input_conv, "pixelrnn_row_lstm", {}, "masks ignored (the masked convolutions run unmasked)"),
+    (im.mask_b_where_a_is_required, "pixelrnn_row_lstm", {}, "mask B instead of A"),
+    (pixelrnn_with_mask("A"), "pixelrnn_row_lstm", {"attrs": {"mask": "B"}}, "mask A instead of B"),
+    (im.colour_groups_ignored, "pixelrnn_row_lstm", {"dtype": "float32"}, "colour groups ignored (purely spatial masks)"),
+    (im.state_conv_masked_too, "pixelrnn_row_lstm", {}, "recurrent convolutions masked too (mask B)"),
+    (im.mask_shifted_right, "pixelrnn_row_lstm", {}, "mask centred one tap after the pixel"),
+    (im.colour_groups_over_stacked_gates, "pixelrnn_row_lstm", {},
+     "colour groups split over the stacked gates (not within each gate)"),
+])
+def test_a_deviating_image_kernel_is_diagnosed_as_exactly_its_deviation(kernel, spec, case, name):
+    found = diagnosis_of(kernel, spec, **case)
+    assert found.variant == name, found.text
+    assert found.error <= found.bound and found.complete
+
+
+def test_a_grid_diagnosis_says_which_predecessors_moved():
+    found = diagnosis_of(im.predecessors_swapped, "mdlstm2d")
+    assert "(h_up and h_left exchanged)" in found.text
+    assert "y, h_row0_T, c_row0_T, h_col0_T, c_col0_T within the bound" in found.text
+    assert "(down_right instead of down_left)" in diagnosis_of(
+        im.scan_always_from_top_left, "mdlstm2d", attrs={"direction": "down_left"}).text
+
+
+def test_the_image_kernels_conform_where_their_deviation_changes_nothing():
+    # the same cells scanned: direction table right for the default, one column, or one colour group
+    assert passes(mdlstm_scanning("down_right"), "mdlstm2d") == []
+    assert passes(mdlstm_col_boundary_from_first_column, "mdlstm2d", dims={"cols": 1}) == []
+    assert passes(pixelrnn_with_mask("B"), "pixelrnn_row_lstm", attrs={"mask": "B"}) == []
+
+
 def test_a_gate_order_diagnosis_says_which_parameters_drive_which_gate():
     found = diagnosis_of(nn_lstm(reads_as="iofg"), "lstm")
     assert "the spec's f, g, o parameters drive gates o, f, g" in found.text
@@ -413,6 +500,11 @@ COVERAGE_CASES = [
     ("lstm", {"direction": "reverse"}, {}),
     ("convlstm2d", {"padding": "same", "dilation": (2, 1)}, {}),
     ("convlstm2d", {"dilation": (2, 2)}, {"kernel_rows": 3, "kernel_cols": 3}),
+    ("mdlstm2d", {"direction": "up_left"}, {}),
+    ("spatial_lstm", {}, {}),
+    ("row_lstm", {"step": 2}, {}),
+    ("pixelrnn_row_lstm", {}, {}),
+    ("pixelrnn_row_lstm", {"mask": "B"}, {}),
 ]
 
 

@@ -6,12 +6,13 @@
     found.text  # 'matches lstm with gate order i,o,f,g (...): y, h_T, c_T within the bound (...)'
 
 The catalogue (``VARIANTS``) is data: each entry is the spec's own reference
-with one deviation (``variant``), registered by ``catalogue`` and
-``conv_catalogue``; ``engine`` runs it and decides what matches.
+with one deviation (``variant``), registered by ``catalogue``,
+``conv_catalogue`` (convolutions and their masks) and ``grid_catalogue`` (grid
+recurrences); ``engine`` runs it and decides what matches.
 """
 from __future__ import annotations
 
-from . import catalogue, conv_catalogue  # noqa: F401 - importing registers the entries
+from . import catalogue, conv_catalogue, grid_catalogue  # noqa: F401 - importing registers the entries
 from .engine import Diagnosis, describe_failure, diagnose
 from .variant import VARIANTS, Inputs, Variant
 

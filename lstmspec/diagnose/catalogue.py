@@ -298,10 +298,10 @@ register("batch and time mixed up by a reshape (time-major reshape instead of tr
          lambda inp: inp.time_axis == 1 and inp.x.shape[0] > 1 and _steps(inp) > 1, _batch_time_reshaped)
 register("outputs lagging one step (y[t] = h_{t-1}, y[0] = h0)", "time", 52,
          "Each step's output is the state before the step (written before it is updated).",
-         lambda inp: inp.anatomy.output_state is not None, lambda inp: _shifted(inp, lag=True))
+         lambda inp: inp.anatomy.output_state in inp.state, lambda inp: _shifted(inp, lag=True))
 register("outputs leading one step (y[t] = h_{t+1}, last step zero)", "time", 52,
          "Each step's output is written one slot early; the last slot keeps its zero initialization.",
-         lambda inp: inp.anatomy.output_state is not None, lambda inp: _shifted(inp, lag=False))
+         lambda inp: inp.anatomy.output_state in inp.state, lambda inp: _shifted(inp, lag=False))
 
 
 # ------------------------------------------------------------------ weights
@@ -380,8 +380,8 @@ def _coupled(inp: Inputs) -> Result:
 def _stale_cell(inp: Inputs) -> dict[Name, Name]:
     """In the output's equation, each other state's new value -> that state's previous value (c_t -> c)."""
     a = inp.anatomy
-    if a.output_equation is None or a.output_equation not in inp.spec.equations:
-        return {}
+    if inp.spec.is_grid or a.output_equation is None or a.output_equation not in inp.spec.equations:
+        return {}  # a grid cell has no previous c of its own, only predecessors
     reads = inp.spec.equations[a.output_equation].node.names()
     return {Name(d.next): Name(s) for s, d in inp.spec.states.items()
             if d.next and d.next != a.output_equation and d.next in reads}
@@ -394,6 +394,27 @@ def _output_from_previous_cell(inp: Inputs) -> Result:
     return inp.reference(a.edit(inp.spec, "output from the previous cell state", {a.output_equation: node}))
 
 
+def _gate_inside(inp: Inputs) -> tuple[Call, Name, Any] | None:
+    """(the cell-output call, the gate, the rest) when the output's equation is ``act(gate * c)``
+    (Theis & Bethge's h = tanh(c * o)), the gate either side of the product."""
+    call = inp.anatomy.cell_output
+    arg = call.args[0] if call is not None else None
+    if isinstance(arg, BinOp) and arg.op == "*":
+        for gate, rest in ((arg.left, arg.right), (arg.right, arg.left)):
+            if isinstance(gate, Name) and gate.id in inp.spec.gates:
+                return call, gate, rest  # type: ignore[return-value]
+    return None
+
+
+def _gate_outside(inp: Inputs) -> Result:
+    found, a = _gate_inside(inp), inp.anatomy
+    assert found is not None and a.output_equation is not None
+    call, gate, rest = found
+    usual = BinOp("*", gate, Call(call.func, (rest,), call.kwargs, call.text), call.text)
+    node = rewrite(inp.spec.equations[a.output_equation].node, swap_node(call, usual))
+    return inp.reference(a.edit(inp.spec, "output gate outside the cell activation", {a.output_equation: node}))
+
+
 register("input gate coupled to the forget gate (i = 1 - f)", "structure", 84,
          "The coupled input-forget gate variant (CIFG, TF's CoupledInputForgetGateLSTMCell): i = 1 - f, the input "
          "gate's own parameters unused.",
@@ -403,6 +424,67 @@ register("h_t computed from the previous cell state (before the cell update)", "
          "state itself is updated as the spec says).",
          lambda inp: bool(_stale_cell(inp)), _output_from_previous_cell)
 
+register("output gate outside the cell activation (h = o * act(c), the usual LSTM's output)", "structure", 84,
+         "Where the spec's output equation puts the gate inside the activation, h = act(c * o) (the spatial "
+         "LSTM of Theis & Bethge), the usual LSTM's h = o * act(c) is computed.",
+         lambda inp: _gate_inside(inp) is not None, _gate_outside)
+
+
+# ------------------------------------------------------------------ transforms (an image read as a sequence)
+def _flattened(inp: Inputs) -> tuple[int, int, list[str]] | None:
+    """(length, channels, weights) when a transform's last axis flattens (length, channels) of an input
+    with channels > 1 on its last axis, and these weights multiply the transform's output as it is."""
+    spec = inp.spec
+    for t in spec.transforms.values():
+        if t.source not in spec.inputs:
+            continue
+        channels = int(inp.x.shape[-1])
+        weights = {n.right.id for eq in spec.gates if eq in spec.equations for n in spec.equations[eq].node.walk()
+                   if isinstance(n, BinOp) and n.op == "@" and n.left == Name(t.name) and isinstance(n.right, Name)
+                   and n.right.id in spec.params}
+        features = {inp.params[w].shape[0] for w in weights}
+        if channels > 1 and len(features) == 1:
+            (f,) = features
+            if f % channels == 0 and f // channels > 1:
+                return f // channels, channels, sorted(weights)
+    return None
+
+
+def _channels_major(inp: Inputs) -> Result:
+    # The kernel's feature c*L + j holds what the spec's feature j*C + c holds, so its x @ W is the
+    # spec's x @ W' with W'[j*C + c] = W[c*L + j]: the rows of every input weight permuted.
+    found = _flattened(inp)
+    assert found is not None
+    length, channels, weights = found
+    params = {}
+    for w in weights:
+        v = inp.params[w]
+        params[w] = v.reshape((channels, length) + v.shape[1:]).swapaxes(0, 1).reshape(v.shape)
+    return inp.but(params=params).reference()
+
+
+def _int_options(inp: Inputs) -> dict[str, int]:
+    """Int attributes that a transform's options name, where they are not 1."""
+    out = {}
+    for t in inp.spec.transforms.values():
+        for _key, value in t.options:
+            attr = inp.spec.attributes.get(value) if isinstance(value, str) else None
+            if attr is not None and attr.type == "int" and int(inp.attrs[value]) != 1:
+                out[value] = int(inp.attrs[value])
+    return out
+
+
+register("each step's features flattened channels-major ((channels, length), not (length, channels))", "transform", 57,
+         "A transform flattens each step's pixels with the channels fastest; the kernel flattens them channels "
+         "first (view(B, -1) of a channels-first row), so every input weight reads the features permuted.",
+         lambda inp: _flattened(inp) is not None, _channels_major,
+         note=lambda inp: "{} pixels x {} channels".format(*_flattened(inp)[:2]))  # type: ignore[index]
+register("the input transform's integer option ignored (1 used)", "transform", 57,
+         "An int attribute of the transform (row_lstm's step, the spatial LSTM's radius) is not read: every row "
+         "is taken, or the smallest neighbourhood; shown where the shapes still fit (the sequence is longer).",
+         lambda inp: bool(_int_options(inp)),
+         lambda inp: inp.but(attrs={k: 1 for k in _int_options(inp)}).reference(),
+         note=lambda inp: ", ".join(f"{k}={v} read as 1" for k, v in _int_options(inp).items()))
 
 # ------------------------------------------------------------------ step by step
 def _round_float16(a: np.ndarray) -> np.ndarray:

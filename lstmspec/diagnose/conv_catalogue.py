@@ -1,6 +1,8 @@
 """Known deviations of convolutional recurrences: flipped kernels, ``same``
 padding on the wrong side, dilation on the wrong convolution or ignored,
-kernel axes swapped.
+kernel axes swapped; and of masked convolutions (PixelRNN): mask ignored,
+the other mask, colour groups ignored or over the stacked gates, the
+recurrent convolutions masked too, the mask off by one tap.
 
 Not here: ``same`` padding worked out by another rule (symmetric (k-1)//2, or from the first
 axis' size or kernel for every axis) and strides read from the first axis only: on every
@@ -29,13 +31,16 @@ Two identities let the spec's own reference (cross-correlation, TensorFlow's
 """
 from __future__ import annotations
 
+from itertools import permutations
 from typing import Any
 
 import numpy as np
 
+from ..errors import SpecError
 from ..expr.dims import same_padding
 from ..expr.functions import conv_options
 from ..expr.ir import Call
+from ..expr.masks import MASKS, kernel_mask
 from ..reference.binding import leading_axes
 from .anatomy import conv_setting, rewrite
 from .variant import Inputs, Result, register, spatial_axes
@@ -301,3 +306,138 @@ register("kernels reshaped to (out, in, k...) instead of permuted", "conv", 76,
          "taps, channels and gates.",
          lambda inp: _kernel_layout(inp) is not None, _kernels_reshaped,
          note=lambda inp: f"layout {_kernel_layout(inp)[0].name}: {', '.join(_kernel_layout(inp)[1])}")  # type: ignore[index]
+
+
+# ------------------------------------------------------------------ masks (PixelRNN, PixelCNN)
+# A mask is data (``lstmspec.expr.masks``): a variant edits the conv calls' ``mask=`` / ``mask_groups=``
+# options in a copy of the equations, or applies a mask the reference cannot express (shifted, or over
+# stacked gates) to the kernels by hand and runs the calls unmasked.
+def _masked(inp: Inputs) -> list[Call]:
+    return [c for c in inp.anatomy.input_convs if c.option("mask") is not None]
+
+
+def _mask_of(call: Call, attrs: Any) -> tuple[str, int]:
+    """(the mask a call applies, its colour groups) under the case's attributes."""
+    name, groups = call.option("mask"), call.option("mask_groups")
+    name = name if name in MASKS else attrs[name]
+    groups = 1 if groups is None else int(attrs[groups]) if isinstance(groups, str) else int(groups)
+    return str(name), groups
+
+
+def _one_mask(inp: Inputs) -> tuple[str, int] | None:
+    """The mask and groups every masked input convolution applies, when they agree and mask something."""
+    found = {_mask_of(c, inp.attrs) for c in _masked(inp)}
+    return found.pop() if len(found) == 1 and next(iter(found))[0] != "none" else None
+
+
+def _edit_calls(inp: Inputs, key: str, calls: list[Call], fn: Any) -> Result:
+    """The reference with each of ``calls`` replaced by ``fn(call)`` wherever it is written."""
+    targets = set(calls)
+    equations = {name: rewrite(eq.node, lambda n: fn(n) if isinstance(n, Call) and n in targets else None)
+                 for name, eq in inp.spec.equations.items() if any(c in targets for c in eq.node.walk())}
+    return inp.reference(inp.anatomy.edit(inp.spec, key, equations))
+
+
+def _without(call: Call, *keys: str) -> Call:
+    return Call(call.func, call.args, tuple((k, v) for k, v in call.kwargs if k not in keys), call.text)
+
+
+def _with(call: Call, **options: Any) -> Call:
+    return Call(call.func, call.args, _without(call, *options).kwargs + tuple(options.items()), call.text)
+
+
+def _unmasked(inp: Inputs, params: dict[str, np.ndarray] | None = None) -> Result:
+    run = inp.but(params=params) if params else inp
+    return _edit_calls(run, "masks ignored", _masked(inp), lambda c: _without(c, "mask", "mask_groups"))
+
+
+def _mask_instead(inp: Inputs, new: str) -> Result:
+    call = _masked(inp)[0]
+    attr = call.option("mask")
+    if attr not in MASKS:  # the mask is an attribute: the kernel read another value of it
+        return inp.but(attrs={attr: new}).reference()
+    return _edit_calls(inp, f"mask {new}", _masked(inp), lambda c: _with(c, mask=new))
+
+
+def _recurrent_maskable(inp: Inputs) -> bool:
+    calls = inp.anatomy.recurrent_convs
+    if _one_mask(inp) is None or not calls or any(c.option("mask") is not None for c in calls):
+        return False
+    try:
+        for c in calls:
+            conv_options(_with(c, mask="B"))
+    except SpecError:  # not same/stride 1/dilation 1: no mask can be centred on it
+        return False
+    return True
+
+
+def _recurrent_masked(inp: Inputs, mask: str) -> Result:
+    groups = _masked(inp)[0].option("mask_groups")
+    extra = {"mask": mask, **({"mask_groups": groups} if groups is not None else {})}
+    return _edit_calls(inp, f"recurrent convolutions masked {mask}", list(inp.anatomy.recurrent_convs),
+                       lambda c: _with(c, **extra))
+
+
+def _shifted_mask(inp: Inputs) -> Result:
+    # Mask centred at tap centre + 1: every tap up to the pixel read whole, the pixel's rule one tap later.
+    name, groups = _one_mask(inp)  # type: ignore[misc]
+    params = {}
+    for call in _masked(inp):
+        w = inp.params[call.args[1].id]  # type: ignore[union-attr]
+        mask = kernel_mask(name, w.shape, groups)
+        shifted = np.concatenate([np.ones_like(mask[:1]), mask[:-1]], axis=0)
+        params[call.args[1].id] = w * shifted  # type: ignore[union-attr]
+    return _unmasked(inp, params)
+
+
+def _stacked_layout(inp: Inputs) -> tuple[Any, str] | None:
+    """A layout with one tensor concatenating every masked kernel along its output axis (the paper's K_is)."""
+    kernels = {c.args[1].id for c in _masked(inp)}  # type: ignore[union-attr]
+    for name in inp.spec.layouts:
+        layout = inp.spec.layout(name)
+        for t in layout.tensors:
+            if (t.segments and {s.param for s in t.segments} == kernels and len(t.segments) > 1
+                    and not (t.permute or t.prepend)):
+                return layout, t.name
+    return None
+
+
+def _stacked_mask(inp: Inputs) -> Result:
+    name, groups = _one_mask(inp)  # type: ignore[misc]
+    layout, tensor = _stacked_layout(inp)  # type: ignore[misc]
+    tensors = layout.to_framework(inp.params)
+    stacked = np.asarray(tensors[tensor])
+    tensors[tensor] = stacked * kernel_mask(name, stacked.shape, groups)
+    back = layout.from_framework(tensors, {k: np.shape(v) for k, v in inp.params.items()})
+    return _unmasked(inp, {c.args[1].id: back[c.args[1].id] for c in _masked(inp)})  # type: ignore[union-attr]
+
+
+register("masks ignored (the masked convolutions run unmasked)", "mask", 64,
+         "The input convolution is not masked: a pixel reads the pixels after it (and all of itself).",
+         lambda inp: _one_mask(inp) is not None, lambda inp: _unmasked(inp))
+for _new, _old in permutations([m for m in MASKS.names() if m != "none"], 2):
+    register(f"mask {_new} instead of {_old}", "mask", 64,
+             f"The masked convolutions apply mask {_new} where the spec (or the case's attribute) says {_old}: "
+             f"{MASKS.get(_new).doc}.",
+             lambda inp, o=_old: _one_mask(inp) is not None and _one_mask(inp)[0] == o,  # type: ignore[index]
+             lambda inp, n=_new: _mask_instead(inp, n))
+register("colour groups ignored (purely spatial masks)", "mask", 65,
+         "The mask's colour groups are not split (one group): mask A hides the whole pixel, so G cannot read R, "
+         "and mask B shows all of it.",
+         lambda inp: (_one_mask(inp) or ("", 1))[1] > 1,
+         lambda inp: _edit_calls(inp, "colour groups ignored", _masked(inp), lambda c: _without(c, "mask_groups")))
+register("recurrent convolutions masked too (mask B)", "mask", 66,
+         "The state-to-state convolutions are masked like the input ones, with mask B (a layer built from one "
+         "masked-conv class; B, which keeps the pixel, is the later layers' mask): the row above is read only up "
+         "to the pixel.",
+         _recurrent_maskable, lambda inp: _recurrent_masked(inp, "B"))
+register("mask centred one tap after the pixel", "mask", 67,
+         "An off-by-one centre: the taps up to the pixel are read whole and the pixel's rule falls on the next "
+         "tap (1-D kernels).",
+         lambda inp: _one_mask(inp) is not None and all(inp.params[c.args[1].id].ndim == 3 for c in _masked(inp)),  # type: ignore[union-attr]
+         _shifted_mask)
+register("colour groups split over the stacked gates (not within each gate)", "mask", 67,
+         "The mask is built for the gates' stacked kernel (k, channels, 4*units) as one tensor, so its colour "
+         "groups split the stacked gates (the output gate is all R) instead of each gate's units.",
+         lambda inp: (_one_mask(inp) or ("", 1))[1] > 1 and _stacked_layout(inp) is not None, _stacked_mask,
+         note=lambda inp: f"layout {_stacked_layout(inp)[0].name}: {_stacked_layout(inp)[1]}")  # type: ignore[index]
