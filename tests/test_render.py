@@ -142,3 +142,8 @@ def test_cli_equations(capsys):
     assert "c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t" in out
     assert main(["equations", "convlstm2d_peephole", "--format", "latex"]) == 0
     assert r"\ast" in capsys.readouterr().out
+
+
+def test_a_conv_option_read_from_an_attribute_of_another_name_says_which():
+    text = render_equations(load_spec("pixelrnn_row_lstm"), "markdown")
+    assert "mask, mask_groups=colours from the attributes (default mask=A, colours=3)" in text

@@ -258,8 +258,11 @@ class _Typesetter:
         if fixed:
             parts.append(", ".join(fixed) + " (fixed)")
         if free:
-            defaults = ", ".join(f"{k}={_attr_text(self.spec.attributes[options.get(k, k)].default)}" for k in free)
-            parts.append(f"{', '.join(free)} from the attributes (default {defaults})")
+            # an option read from an attribute of another name says which: mask_groups=colours
+            named = [k if options.get(k, k) == k else f"{k}={options[k]}" for k in free]
+            defaults = ", ".join(f"{options.get(k, k)}={_attr_text(self.spec.attributes[options.get(k, k)].default)}"
+                                 for k in free)
+            parts.append(f"{', '.join(named)} from the attributes (default {defaults})")
         text = "; ".join(parts) or "no options"
         return _latex_escape(text) if self.latex else text
 
