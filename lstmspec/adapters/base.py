@@ -27,6 +27,7 @@ class Outcome:
     final: dict[str, np.ndarray]
     tensors: dict[str, tuple[int, ...]] = field(default_factory=dict)  # framework weight shapes
     grads: dict[str, np.ndarray] = field(default_factory=dict)  # "x", state names, framework tensor names
+    gates: dict[str, np.ndarray] = field(default_factory=dict)  # gate values shaped like y (kernels that return them)
 
 
 @dataclass(frozen=True)

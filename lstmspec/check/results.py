@@ -50,6 +50,7 @@ class CaseResult:
     spec_arg: str = ""  # how the spec was named on the command line (a name or a path)
     kind: str = "framework"  # "framework" | "kernel"
     diagnosis: str = ""
+    gates: str = ""  # where a failing kernel's gates first left the equations (kernels that return gates)
 
     @property
     def worst(self) -> Comparison | None:
@@ -73,7 +74,8 @@ class CaseResult:
     def summary_line(self) -> str:
         head = f"{self.status.upper():5} {self.spec} | {self.implementation} | {self.device} {self.precision} | {self.case.describe()}"
         if self.status == FAIL:
-            lines = [c.describe() for c in self.failures] + ([self.reason] if self.reason else [])
+            lines = [c.describe() for c in self.failures] + ([self.reason] if self.reason else []) \
+                + ([self.gates] if self.gates else [])
             return head + "\n" + "\n".join("      " + line for line in lines)
         if self.status in (SKIP, ERROR):
             return head + f"\n      {self.reason}"
@@ -96,6 +98,7 @@ class CaseResult:
             "seconds": round(self.seconds, 6),
             "convention": self.convention,
             "diagnosis": self.diagnosis,
+            "gates": self.gates,
             "replay": self.replay(),
             "comparisons": [
                 {"quantity": c.quantity, "kind": c.kind, "passed": c.passed, "error": c.error, "max_abs": c.max_abs,

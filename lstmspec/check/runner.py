@@ -127,6 +127,12 @@ def check_one(plan: Plan, oracle: Oracle, target: Target, case: Case, device: st
     result.comparisons = compare_outcome(plan.spec, data, impl, outcome, expected, yard, precision, want_grads)
     result.status = PASS if all(c.passed for c in result.comparisons) else FAIL
     result.seconds = time.perf_counter() - start
+    if result.status == FAIL and getattr(outcome, "gates", None):
+        from .gates import first_divergence
+
+        y_bound = next((c.bound for c in result.comparisons if c.quantity == "y" and c.kind == "value"),
+                       precision.bound(0.0))
+        result.gates = first_divergence(data, outcome.gates, y_bound)
     if result.status == FAIL and plan.diagnose:
         from ..diagnose import describe_failure
 

@@ -12,6 +12,9 @@ read from attributes (set by hand or by ``lstmspec.kernel(...)``):
   other values are skipped-by-declaration
 - ``lstmspec_grad``: check gradients through the kernel with autograd
 - ``lstmspec_dtypes``: precisions the kernel computes in
+- ``lstmspec_gates``: the kernel returns ``(y, final_state, gates)``, ``gates``
+  a dict of gate values shaped like ``y``; a failure then says at which step
+  which gate left the equations first (``lstmspec.check.gates``)
 
 A ``torch.nn.Module`` subclass that is a drop-in for ``torch.nn.LSTM`` is
 also accepted: it is built as ``cls(input, units, batch_first=True)`` and
@@ -46,7 +49,7 @@ class KernelFault(Exception):
 
 
 def kernel(*, arrays: str = "torch", layout: str | None = None, supports: Mapping[str, Any] | None = None,
-           grad: bool = False, dtypes: tuple[str, ...] | None = None) -> Callable[[Any], Any]:
+           grad: bool = False, dtypes: tuple[str, ...] | None = None, gates: bool = False) -> Callable[[Any], Any]:
     """Decorator declaring what a kernel takes and supports (plain attributes work too)."""
     if arrays not in ARRAY_KINDS:
         raise ConfigError(f"Expected arrays in {', '.join(ARRAY_KINDS)} but got arrays={arrays!r}")
@@ -56,6 +59,7 @@ def kernel(*, arrays: str = "torch", layout: str | None = None, supports: Mappin
         fn.lstmspec_layout = layout
         fn.lstmspec_supports = dict(supports or {})
         fn.lstmspec_grad = grad
+        fn.lstmspec_gates = gates
         if dtypes is not None:
             fn.lstmspec_dtypes = tuple(dtypes)
         return fn
@@ -97,6 +101,7 @@ class KernelAdapter(Adapter):
         self.gradients = bool(getattr(fn, "lstmspec_grad", False) if grad is None else grad)  # type: ignore[misc]
         default = ("float64", "float32", "tf32", "float16", "bfloat16")
         self.precisions = tuple(getattr(fn, "lstmspec_dtypes", default))  # type: ignore[misc]
+        self.returns_gates = bool(getattr(fn, "lstmspec_gates", False)) and not self.module_class
         if self.module_class:
             self.supports.setdefault("activation", ("tanh",))
             self.supports.setdefault("recurrent_activation", ("sigmoid",))
@@ -135,7 +140,7 @@ class KernelAdapter(Adapter):
         snapshot = {"x": x.detach().clone(), **{f"state[{k!r}]": v.detach().clone() for k, v in state.items()},
                     **{f"params[{k!r}]": v.detach().clone() for k, v in params.items()}}
         with torch_math_mode(precision):
-            y, final = self._call(x, state, params, config, data, torch)
+            y, final, gates = self._call(x, state, params, config, data, torch)
             live = {"x": x, **{f"state[{k!r}]": v for k, v in state.items()},
                     **{f"params[{k!r}]": v for k, v in params.items()}}
             for label, before in snapshot.items():
@@ -146,12 +151,13 @@ class KernelAdapter(Adapter):
             if want_grads:
                 grads = self._grads(y, final, data, x, state, params, torch)
         shapes = {k: tuple(v.shape) for k, v in params.items()} if layout else {}
-        return Outcome(as_numpy(y), {k: as_numpy(v) for k, v in final.items()}, shapes, grads)
+        return Outcome(as_numpy(y), {k: as_numpy(v) for k, v in final.items()}, shapes, grads,
+                       {k: as_numpy(v) for k, v in gates.items()})
 
     def _call(self, x: Any, state: dict[str, Any], params: dict[str, Any], config: dict[str, Any],
-              data: CaseData, torch: Any) -> tuple[Any, dict[str, Any]]:
+              data: CaseData, torch: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
         if self.module_class:
-            return self._call_module(x, state, params, data, torch)
+            return (*self._call_module(x, state, params, data, torch), {})
         args: tuple[Any, ...] = (x, state, params, config)
         if self.arrays == "numpy":
             def to_np(t: Any) -> np.ndarray:
@@ -163,16 +169,23 @@ class KernelAdapter(Adapter):
             raise
         except Exception as exc:  # noqa: BLE001 - the kernel's exception is the case's result
             raise KernelFault(f"raised {_describe(exc)}") from None
-        if not isinstance(returned, (tuple, list)) or len(returned) != 2:
-            raise KernelFault(f"returned {type(returned).__name__}, but should return (y, final_state)")
-        y, final = returned
+        expected = "(y, final_state, gates)" if self.returns_gates else "(y, final_state)"
+        if not isinstance(returned, (tuple, list)) or len(returned) != (3 if self.returns_gates else 2):
+            raise KernelFault(f"returned {type(returned).__name__}"
+                              + (f" of {len(returned)}" if isinstance(returned, (tuple, list)) else "")
+                              + f", but should return {expected}")
+        y, final, gates = returned if self.returns_gates else (*returned, {})
+        if not isinstance(gates, Mapping):
+            raise KernelFault(f"returned gates as {type(gates).__name__}, but should be a dict like "
+                              f"{{'i': ..., 'f': ...}} (lstmspec_gates = True)")
         if not isinstance(final, Mapping):
             raise KernelFault(f"returned final_state as {type(final).__name__}, but should be a dict like "
                               f"{{{', '.join(repr(k) for k in data.state)}: ...}}")
         if self.arrays == "numpy":
             y = torch.as_tensor(np.asarray(y))
             final = {k: torch.as_tensor(np.asarray(v)) for k, v in final.items()}
-        return y, dict(final)
+            gates = {k: torch.as_tensor(np.asarray(v)) for k, v in gates.items()}
+        return y, dict(final), {k: v.detach() if hasattr(v, "detach") else v for k, v in gates.items()}
 
     def _call_module(self, x: Any, state: dict[str, Any], params: dict[str, Any], data: CaseData,
                      torch: Any) -> tuple[Any, dict[str, Any]]:
