@@ -276,11 +276,11 @@ def build_plans(args: argparse.Namespace) -> tuple[list[Plan], list[Target], lis
         raise ConfigError(f"Expected --fuzz N >= 0 but got {args.fuzz}")
     if args.kernel and not args.specs:
         raise ConfigError("--kernel needs the SPEC it implements, e.g. lstmspec check lstm --kernel my.py:lstm")
+    specs = [load_spec(name) for name in names]  # a misspelt spec is reported before any framework import
     devices = _devices(args.device, notes)
     plans: list[Plan] = []
     kernels: list[Target] = []
-    for name in names:
-        spec = load_spec(name)
+    for name, spec in zip(names, specs):
         targets = _targets(spec, args.framework, notes) if (args.framework or not args.kernel) else []
         for ref in args.kernel or []:
             target = _kernel_target(ref, name, spec, args)
