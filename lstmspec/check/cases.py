@@ -39,7 +39,8 @@ DEFAULT_OPTIONS = {"state": "random", "return_sequences": True}
 ODD_KERNEL, EVEN_KERNEL = 3, 2
 
 
-def _fmt(value: Any) -> str:
+def format_value(value: Any) -> str:
+    """A value as case keys and the command line spell it: 2x1, true, same."""
     if isinstance(value, tuple):
         return "x".join(str(v) for v in value)
     if isinstance(value, bool):
@@ -57,7 +58,7 @@ class Case:
 
     @property
     def key(self) -> str:
-        return ",".join(f"{k}={_fmt(v)}" for k, v in self.dims + self.attrs + self.options)
+        return ",".join(f"{k}={format_value(v)}" for k, v in self.dims + self.attrs + self.options)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -72,7 +73,7 @@ class Case:
 
     def describe(self) -> str:
         """Short text for tables: what sets this case apart (its label, or its settings)."""
-        return self.label or " ".join(f"{k}={_fmt(v)}" for k, v in self.attrs + self.options) or "defaults"
+        return self.label or " ".join(f"{k}={format_value(v)}" for k, v in self.attrs + self.options) or "defaults"
 
 
 def make_case(spec: Spec, dims: Mapping[str, int] | None = None, attrs: Mapping[str, Any] | None = None,
@@ -87,7 +88,7 @@ def make_case(spec: Spec, dims: Mapping[str, int] | None = None, attrs: Mapping[
         if name not in OPTIONS:
             raise ConfigError(f"unknown case option {name!r}; options: {', '.join(OPTIONS)}")
         if value not in OPTIONS[name]:
-            raise ConfigError(f"Expected one of {', '.join(map(_fmt, OPTIONS[name]))} but got {name}={_fmt(value)}")
+            raise ConfigError(f"Expected one of {', '.join(map(format_value, OPTIONS[name]))} but got {name}={format_value(value)}")
         opts[name] = value
     changed_opts = tuple((n, v) for n, v in opts.items() if v != DEFAULT_OPTIONS[n])
     return Case(spec.name, primary, changed, changed_opts, label)
@@ -205,7 +206,7 @@ def _one_step_cases(spec: Spec) -> list[tuple[dict[str, int], dict[str, Any], st
             if sizes is None:
                 continue
             detail = {**picked, **sizes} if decl.derived is not None else {}
-            label = base + (f" ({', '.join(f'{k}={_fmt(v)}' for k, v in detail.items())})" if detail else "")
+            label = base + (f" ({', '.join(f'{k}={format_value(v)}' for k, v in detail.items())})" if detail else "")
             out.append((sizes, picked, label))
     return out
 
@@ -233,7 +234,7 @@ def default_matrix(spec: Spec) -> list[Case]:
                 attrs[name] = value
             else:
                 dims.update({m: value for m in spec.dim_groups[name]})
-        label = " ".join(f"{name}={_fmt(v)}" for (_, name, _), v in zip(axes, values)) or "defaults"
+        label = " ".join(f"{name}={format_value(v)}" for (_, name, _), v in zip(axes, values)) or "defaults"
         add(dims, attrs, {}, label)
     add({}, {}, {}, "spec default sizes")
     # The product's per-axis values and kernels are square: a kernel that reads
@@ -245,9 +246,9 @@ def default_matrix(spec: Spec) -> list[Case]:
     if mixed:
         for values in product(*(v for _, v in choices)):
             picked = dict(zip((n for n, _ in choices), values))
-            label = " ".join(f"{k}={_fmt(v)}" for k, v in picked.items())
+            label = " ".join(f"{k}={format_value(v)}" for k, v in picked.items())
             add({}, picked, {}, f"{label} default kernel".strip())
-            add({}, {**picked, **mixed}, {}, " ".join([label] + [f"{k}={_fmt(v)}" for k, v in mixed.items()]).strip())
+            add({}, {**picked, **mixed}, {}, " ".join([label] + [f"{k}={format_value(v)}" for k, v in mixed.items()]).strip())
     # The one-at-a-time variants run in every direction: which step is "last"
     # and which initial state is read first depend on it.
     direction = spec.recurrence.direction
@@ -293,4 +294,4 @@ def select(spec: Spec, cases: Iterable[Case], where: Mapping[str, Any]) -> tuple
     return kept, excluded
 
 
-__all__ = ["Case", "make_case", "parse_case_key", "default_matrix", "shard", "select", "OPTIONS", "DEFAULT_OPTIONS"]
+__all__ = ["Case", "format_value", "make_case", "parse_case_key", "default_matrix", "shard", "select", "OPTIONS", "DEFAULT_OPTIONS"]

@@ -14,7 +14,7 @@ from typing import Any
 
 
 from ..spec.model import Spec
-from .cases import Case, _fmt, case_values
+from .cases import Case, format_value, case_values
 from .compare import compare_shape, compare_values
 from .oracle import CaseData, Expected, make_data, reference_with_torch64, spec_in_torch
 from .precision import Precision, math_mode_note
@@ -158,7 +158,7 @@ def declared_skip(spec: Spec, impl: Any, case: Case) -> str | None:
     values = case_values(spec, case)
     for name, allowed in supports.items():
         if name in values and values[name] not in allowed:
-            only = ", ".join(_fmt(v) for v in allowed)
+            only = ", ".join(format_value(v) for v in allowed)
             return f"declared: {impl.name} supports only {name}={only}"
     return None
 
