@@ -106,3 +106,23 @@ def test_isolated_kernels_run_under_jobs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     statuses = {r["status"] for r in json.loads(out.read_text())["results"]}
     assert statuses == {"pass", "skip"}
+
+
+def test_progress_without_a_terminal_prints_a_count_while_interleaved_groups_are_open(capsys, monkeypatch):
+    from lstmspec.check.cases import make_case
+    from lstmspec.check.command import Progress
+    from lstmspec.check.results import PASS, CaseResult
+
+    import lstmspec
+
+    case = make_case(lstmspec.load_spec("lstm"))
+    progress = Progress(quiet=False, total=4)
+    monkeypatch.setattr(Progress, "HEARTBEAT_S", 0.0)
+    for group in ((0, 0, 0, 0, False), (0, 1, 0, 0, False)):
+        progress.expect(group, 2)
+    for group in [(0, 0, 0, 0, False), (0, 1, 0, 0, False)] * 2:
+        progress(group, CaseResult("lstm", f"impl{group[1]}", "cpu", "float64", case, 0, PASS))
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[:2] == ["[1/4] 0 s, 0 failed so far", "[2/4] 0 s, 0 failed so far"]
+    assert lines[2].startswith("[3/4] lstm | impl0 | cpu | float64: 2 passed, 0 failed, 0 skipped")
+    assert lines[3].startswith("[4/4] lstm | impl1 | cpu | float64: 2 passed")
