@@ -11,7 +11,10 @@ its bound). The issue's bar: 100 seeds out of 100.
     python benchmarks/stability.py --seeds 45 --first-seed 11 --framework keras --out k1.md   # table kept up to date
 
 With ``--out FILE`` the table is rewritten after every seed, so a long run
-that is stopped keeps the seeds it finished.
+that is stopped keeps the seeds it finished. ``--merge`` adds up tables of
+runs over different seeds (a long run split over processes or machines):
+
+    python benchmarks/stability.py --merge k1.md k2.md     # counts summed, worst margins kept
 """
 from __future__ import annotations
 
@@ -38,6 +41,33 @@ def table(first: int, last: int, ran: dict, clean: dict, margin: dict, failures:
     return "\n".join(lines) + "\n"
 
 
+def merge(paths: list[str]) -> int:
+    """One table from several runs' tables: seeds and clean seeds summed, the worst margin kept."""
+    import re
+
+    ran: dict[tuple[str, str, str], int] = defaultdict(int)
+    clean: dict[tuple[str, str, str], int] = defaultdict(int)
+    margin: dict[tuple[str, str, str], float] = defaultdict(float)
+    spans, seconds = [], 0.0
+    for path in paths:
+        text = open(path, encoding="utf-8").read()
+        span = re.search(r"over \d+ seeds \((\d+)\.\.(\d+)\)", text)
+        spans.append(f"{span.group(1)}..{span.group(2)}" if span else "?")
+        seconds += float(re.search(r"([\d.]+) s in all", text).group(1)) if "s in all" in text else 0.0
+        for row in re.findall(r"^\| (\S+) \| (.+?) \| (\S+) \| (\d+) / (\d+) \| ([\d.]+) \|$", text, re.M):
+            key = row[:3]
+            clean[key] += int(row[3])
+            ran[key] += int(row[4])
+            margin[key] = max(margin[key], float(row[5]))
+    print(f"## Default matrix, seeds {', '.join(spans)} ({len(paths)} runs), CPU\n")
+    print("| spec | implementation | dtype | seeds with every case passing | worst error / bound |")
+    print("|---|---|---|---:|---:|")
+    for key in sorted(ran):
+        print(f"| {key[0]} | {key[1]} | {key[2]} | {clean[key]} / {ran[key]} | {margin[key]:.3f} |")
+    print(f"\n{seconds:.0f} s of runs in all.")
+    return 0 if all(clean[k] == ran[k] for k in ran) else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=100)
@@ -46,7 +76,10 @@ def main() -> int:
     parser.add_argument("--implementation", help="comma-separated implementation names (default: all of the frameworks)")
     parser.add_argument("--no-grad", action="store_true")
     parser.add_argument("--out", metavar="FILE", help="rewrite the Markdown table to FILE after every seed")
+    parser.add_argument("--merge", nargs="+", metavar="TABLE", help="add up the tables of runs over other seeds")
     args = parser.parse_args()
+    if args.merge:
+        return merge(args.merge)
     wanted = set(filter(None, (args.framework or "").split(",")))
     adapters = [a for a in all_adapters() if (not wanted or a.framework in wanted) and FRAMEWORKS.get(a.framework).available()]
     if args.implementation:
