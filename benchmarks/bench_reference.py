@@ -48,7 +48,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 import lstmspec  # noqa: E402
-from lstmspec.bench.environment import ForeignLoad, openblas_threads  # noqa: E402
+from lstmspec.bench.environment import ForeignLoad, device_name, openblas_threads  # noqa: E402
 
 REFERENCE = "lstmspec reference"
 
@@ -301,7 +301,7 @@ def environment() -> dict[str, Any]:
     env: dict[str, Any] = {
         "python": platform.python_version(),
         "machine": platform.machine(),
-        "processor": _cpu_model(),
+        "processor": device_name("cpu"),
         "os.cpu_count": os.cpu_count(),
         "usable cores (sched_getaffinity)": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "numpy": np.__version__,
@@ -328,17 +328,6 @@ def environment() -> dict[str, Any]:
         env["tf intra_op threads (0 = all cores)"] = tf.config.threading.get_intra_op_parallelism_threads()
         env["tf inter_op threads (0 = all cores)"] = tf.config.threading.get_inter_op_parallelism_threads()
     return env
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def bars() -> list[Bar]:

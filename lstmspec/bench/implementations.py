@@ -67,12 +67,11 @@ class Implementation:
     def unsupported(self, spec: Spec, data: CaseData | None, case: Any, device: str, precision: Precision,
                     backward: bool) -> str | None:
         """Why this implementation does not run this case/pass here, or None."""
-        if device not in self.devices:
-            return f"{self.name} does not run on {device}"
-        if precision.name not in self.precisions:
-            return f"{self.name} has no {precision.name} (it supports {', '.join(self.precisions)})"
-        if precision.cuda_only and device != "cuda":
-            return f"{precision.name} is a CUDA math mode"
+        from ..check.runner import static_skip
+
+        reason = static_skip(self, device, precision)
+        if reason:
+            return reason
         if self.builder is None:
             return f"no timed builder for {self.name} (its adapter builds the layer inside run())"
         if backward and not self.gradients:

@@ -13,6 +13,7 @@ checked configurations; when nothing drawn can run, one skip says why.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from .precision import Precision
@@ -55,8 +56,7 @@ def fuzz(plan: Plan, oracle: Oracle, target: Target, device: str, precision: Pre
 
     if plan.cases and static_skip(target.impl, device, precision):
         base = check_one(plan, oracle, target, plan.cases[0], device, precision)  # a skip, nothing runs
-        base.case = type(base.case)(*[getattr(base.case, f) for f in ("spec", "dims", "attrs", "options")],
-                                    label="fuzz: not run")
+        base.case = replace(base.case, label="fuzz: not run")
         on_result(base)  # a precision or device the implementation does not have: no draw could run
         return
     try:
@@ -65,7 +65,5 @@ def fuzz(plan: Plan, oracle: Oracle, target: Target, device: str, precision: Pre
         if skipped:  # every draw was refused: say why once
             on_result(skipped[0])
     except _Failed as failed:
-        failed.result.case = type(failed.result.case)(*[getattr(failed.result.case, f) for f in
-                                                        ("spec", "dims", "attrs", "options")],
-                                                      label="fuzz: minimal failing configuration")
+        failed.result.case = replace(failed.result.case, label="fuzz: minimal failing configuration")
         on_result(failed.result)

@@ -71,14 +71,11 @@ def units(plans: list[Plan]) -> list[tuple[int, int]]:
 
 def run_unit(plans: list[Plan], oracles: dict[int, Oracle], unit: tuple[int, int]) -> Iterator[tuple[Order, CaseResult]]:
     """Every implementation, device and precision of one case."""
-    p, c = unit
-    plan = plans[p]
-    oracle = oracles.setdefault(p, Oracle(plan.spec, plan.seed))
-    case = plan.cases[c]
-    for t, target in enumerate(plan.targets):
-        for d, device in enumerate(plan.devices):
-            for q, precision in enumerate(plan.precisions):
-                yield (p, t, d, q, c), check_one(plan, oracle, target, case, device, precision)
+    plan = plans[unit[0]]
+    oracle = oracles.setdefault(unit[0], Oracle(plan.spec, plan.seed))
+    for order in unit_orders(plan, unit):
+        _, t, d, q, c = order
+        yield order, check_one(plan, oracle, plan.targets[t], plan.cases[c], plan.devices[d], plan.precisions[q])
 
 
 def unit_orders(plan: Plan, unit: tuple[int, int]) -> Iterator[Order]:

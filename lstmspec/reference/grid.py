@@ -31,7 +31,7 @@ import numpy as np
 from ..spec.model import Spec
 from .backends import Backend
 from .evaluate import step_values
-from .program import _FUSED, _HOIST, _WEIGHTS, Program
+from .program import _FUSED, _HOIST, Program
 
 
 def wavefronts(sizes: tuple[int, ...]) -> list[tuple[np.ndarray, ...]]:
@@ -171,14 +171,7 @@ class GridProgram(Program):
             return a.reshape((count,) + tuple(a.shape[n:]))[order]
 
         cells = flat(be.moveaxis(x, lay.in_pos, list(range(n))))
-        base: dict[str, Any] = {name: be.asarray(params[name]) for name in spec.params}
-        for attr in spec.attributes.values():
-            if attr.type == "float":
-                base[attr.name] = self.attrs[attr.name]
-        base[_WEIGHTS] = {
-            g.gid: base[g.params[0]] if len(g.params) == 1 else be.concat([base[p] for p in g.params])
-            for g in self.groups.values()
-        }
+        base = self.base_env(params)
         hoisted = [fn({**base, lay.input_name: cells, _FUSED: {}}) for fn in self.hoisted]
 
         # each state: its cells in schedule order, then the boundary slots its predecessors read

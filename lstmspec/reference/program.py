@@ -213,10 +213,9 @@ class Program:
         return lambda env: env[_HOIST][index]
 
     # ------------------------------------------------------------------- run
-    def run(self, x: Any, state: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    def base_env(self, params: Mapping[str, Any]) -> Env:
+        """What every step reads besides the states: parameters, float attributes, fused weights."""
         spec, be = self.spec, self.be
-        (input_name, input_decl), = spec.core_inputs().items()
-        time_axis = [d.render() for d in input_decl.shape].index(spec.recurrence.axis)
         base: Env = {name: be.asarray(params[name]) for name in spec.params}
         for attr in spec.attributes.values():
             if attr.type == "float":
@@ -225,6 +224,13 @@ class Program:
             g.gid: base[g.params[0]] if len(g.params) == 1 else be.concat([base[p] for p in g.params])
             for g in self.groups.values()
         }
+        return base
+
+    def run(self, x: Any, state: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+        spec, be = self.spec, self.be
+        (input_name, input_decl), = spec.core_inputs().items()
+        time_axis = [d.render() for d in input_decl.shape].index(spec.recurrence.axis)
+        base = self.base_env(params)
         x = be.asarray(x)
         seq_env = {**base, input_name: x, _FUSED: {}}
         hoisted = [fn(seq_env) for fn in self.hoisted]
