@@ -198,9 +198,10 @@ def threads():
     yield
     torch.set_num_threads(saved)
     from lstmspec.bench import environment
+    from lstmspec.reference import blas
 
     environment._THREADS = None
-    environment._openblas_call("set", saved)
+    blas.set_threads(saved)
 
 
 def _run(args, capsys):

@@ -6,8 +6,6 @@ they were taken under the same conditions.
 """
 from __future__ import annotations
 
-import ctypes
-import glob
 import importlib.metadata
 import os
 import platform
@@ -15,6 +13,8 @@ import sys
 import time
 from collections.abc import Sequence
 from typing import Any
+
+from ..reference import blas
 
 #: Distributions whose versions a report records (first installed name wins).
 _DISTRIBUTIONS = {
@@ -75,34 +75,9 @@ def device_name(device: str) -> str:
 
 
 # --------------------------------------------------------------------- threads
-def _openblas() -> Any:
-    """numpy's bundled OpenBLAS (None when numpy links another BLAS)."""
-    import numpy as np
-
-    for path in glob.glob(os.path.join(os.path.dirname(np.__path__[0]), "numpy.libs", "*openblas*")):
-        try:
-            return ctypes.CDLL(path)
-        except OSError:
-            continue
-    return None
-
-
-def _openblas_call(prefix: str, *args: int) -> Any:
-    lib = _openblas()
-    if lib is None:
-        return None
-    for symbol in (f"scipy_openblas_{prefix}_num_threads64_", f"openblas_{prefix}_num_threads64_",
-                   f"openblas_{prefix}_num_threads"):
-        fn = getattr(lib, symbol, None)
-        if fn is not None:
-            return fn(*args)
-    return None
-
-
 def openblas_threads() -> int | None:
     """numpy's OpenBLAS thread count (None when numpy links another BLAS)."""
-    n = _openblas_call("get")
-    return None if n is None else int(n)
+    return blas.threads()
 
 
 def set_threads(n: int, *, tensorflow: bool = False) -> list[str]:
@@ -116,7 +91,7 @@ def set_threads(n: int, *, tensorflow: bool = False) -> list[str]:
     torch = _torch()
     if torch is not None:
         torch.set_num_threads(n)
-    if _openblas_call("set", n) is None:
+    if not blas.set_threads(n):
         notes.append("numpy's BLAS thread count could not be set (not the bundled OpenBLAS)")
     if tensorflow:
         from ..adapters.keras_layers import _tf_keras
@@ -149,9 +124,9 @@ def thread_settings() -> dict[str, Any]:
     if torch is not None:
         out["torch intra-op"] = torch.get_num_threads()
         out["torch inter-op"] = torch.get_num_interop_threads()
-    blas = _openblas_call("get")
-    if blas is not None:
-        out["numpy OpenBLAS"] = int(blas)
+    blas_threads = blas.threads()
+    if blas_threads is not None:
+        out["numpy OpenBLAS"] = blas_threads
     tf = sys.modules.get("tensorflow")
     if tf is not None:
         out["tensorflow intra-op (0 = all cores)"] = tf.config.threading.get_intra_op_parallelism_threads()

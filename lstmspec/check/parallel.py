@@ -53,6 +53,9 @@ def auto_jobs(plans: list[Plan], has_kernels: bool) -> int:
 def limit_threads(jobs: int) -> None:
     """Give each of ``jobs`` processes its share of the cores (frameworks default to all of them)."""
     share = max(1, available_cpus() // jobs)
+    from ..reference import blas
+
+    blas.set_threads(share)  # numpy's BLAS, and with it the reference's batch shards (reference/shards.py)
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(share)

@@ -337,12 +337,12 @@ def run_reference(
     (_, core_decl), = spec.core_inputs().items()
     if spec.is_grid:
         with np.errstate(over="ignore"):
-            return program.run(x, state, params)
+            return _run(program, x, state, params)
     reverse = spec.recurrence.reversed(attrs)
     if reverse:
         x = be.flip(x, time_axis(spec, core_decl))
     with np.errstate(over="ignore"):
-        y, final = program.run(x, state, params)
+        y, final = _run(program, x, state, params)
     if reverse:  # output step t belongs to input position t
         y = be.flip(y, time_axis(spec, list(spec.outputs.values())[0]))
     if channels_first:
@@ -350,6 +350,17 @@ def run_reference(
         y = _to_channels_first(be, y, leading_axes(spec, out_decl))
         final = {k: _to_channels_first(be, v, leading_axes(spec, spec.states[k])) for k, v in final.items()}
     return y, final
+
+
+def _run(program: Program, x: Any, state: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The program over the whole batch, in batch shards on threads where the backend allows (``shards.py``)."""
+    if program.be.shards_batch:
+        from .shards import run_sharded, shard_count
+
+        shards = shard_count(program.spec, x, state)
+        if shards > 1:
+            return run_sharded(program.run, x, state, params, shards)
+    return program.run(x, state, params)
 
 
 def time_axis(spec: Spec, decl: Any) -> int:

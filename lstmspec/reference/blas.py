@@ -1,0 +1,80 @@
+"""The thread count of numpy's BLAS, read and set through numpy's bundled OpenBLAS.
+
+numpy has no API for it and ``threadpoolctl`` is not a dependency, so the
+library numpy ships (``numpy.libs/*openblas*``) is called through ctypes.
+With another BLAS (MKL, Accelerate, a system OpenBLAS) every function here
+reports "unknown" (None / False) and changes nothing.
+"""
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+
+@lru_cache(maxsize=1)
+def _openblas() -> Any:
+    import numpy as np
+
+    for path in glob.glob(os.path.join(os.path.dirname(np.__path__[0]), "numpy.libs", "*openblas*")):
+        try:
+            return ctypes.CDLL(path)  # already loaded by numpy: this returns the same handle
+        except OSError:
+            continue
+    return None
+
+
+def _call(verb: str, *args: int) -> Any:
+    lib = _openblas()
+    if lib is None:
+        return None
+    for symbol in (f"scipy_openblas_{verb}_num_threads64_", f"openblas_{verb}_num_threads64_",
+                   f"openblas_{verb}_num_threads"):
+        fn = getattr(lib, symbol, None)
+        if fn is not None:
+            return fn(*args)
+    return None
+
+
+def threads() -> int | None:
+    """numpy's OpenBLAS thread count (None when numpy links another BLAS)."""
+    n = _call("get")
+    return None if n is None else int(n)
+
+
+def set_threads(n: int) -> bool:
+    """Set numpy's OpenBLAS thread count, process-wide; False when it cannot be set."""
+    return _call("set", int(n)) is not None
+
+
+_lock = threading.Lock()
+_holders = 0
+_saved: int | None = None
+
+
+@contextmanager
+def single_threaded() -> Iterator[None]:
+    """One BLAS thread while inside, restored when the last concurrent user leaves.
+
+    OpenBLAS's count is process-wide (its ``_local`` variant is too, in the
+    pthreads build numpy ships): callers that run their own threads hold this
+    so that each thread's products do not also spawn BLAS threads.
+    """
+    global _holders, _saved
+    with _lock:
+        if _holders == 0:
+            _saved = threads()
+            set_threads(1)
+        _holders += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _holders -= 1
+            if _holders == 0 and _saved is not None:
+                set_threads(_saved)

@@ -1,0 +1,120 @@
+"""The numpy reference runs batch shards in threads (lstmspec/reference/shards.py).
+
+Pinned here:
+- a sharded run is bitwise the one-thread run, for a reversed sequence
+  spec, a conv spec in channels_first, and a grid spec;
+- how many shards: one per BLAS thread, never more than the batch, none for
+  small work or with one BLAS thread;
+- BLAS is single-threaded while shards run and restored afterwards, also
+  when a shard fails (the failure reaches the caller);
+- numpy's errstate reaches the shard threads: an overflowing sigmoid warns
+  in none of them.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import lstmspec
+from lstmspec.reference import blas, shards
+
+pytestmark = pytest.mark.skipif(blas.threads() is None, reason="numpy does not use its bundled OpenBLAS here")
+
+
+@pytest.fixture
+def two_blas_threads(monkeypatch):
+    """Two BLAS threads (this machine may have one core) and shards for any work."""
+    saved = blas.threads()
+    blas.set_threads(2)
+    monkeypatch.setattr(shards, "MIN_SHARD_ELEMENTS", 1)
+    monkeypatch.setattr(shards, "_cores", lambda: 4)
+    yield
+    blas.set_threads(saved)
+
+
+def _case(name, config=None, **dims):
+    spec = lstmspec.load_spec(name)
+    rng = np.random.default_rng(3)
+    params = spec.random_params(config, rng, **dims)
+    x, state = spec.random_inputs(config, rng, **dims)
+    return spec, x, state, params, config
+
+
+CASES = {
+    "lstm reverse": ("lstm", {"direction": "reverse"}, dict(batch=5, time=4, input=3, units=6)),
+    "convlstm2d channels_first": (
+        "convlstm2d", {"data_format": "channels_first", "padding": "same"},
+        dict(batch=3, time=3, rows=5, cols=4, channels=2, filters=3, kernel_rows=3, kernel_cols=2)),
+    "mdlstm2d": ("mdlstm2d", None, dict(batch=4, rows=3, cols=5, channels=2, units=3)),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_sharded_run_is_bitwise_the_one_thread_run(case, two_blas_threads, monkeypatch):
+    name, config, dims = CASES[case]
+    spec, x, state, params, config = _case(name, config, **dims)
+    counts = []
+    real = shards.run_sharded
+    monkeypatch.setattr(shards, "run_sharded", lambda *a: counts.append(a[-1]) or real(*a))
+    y, final = spec.reference(x, state, params, config)
+    assert counts == [2], f"shard counts {counts}, but should be [2]: the sharded path did not run"
+    monkeypatch.setattr(shards, "MIN_SHARD_ELEMENTS", 10**12)
+    y1, final1 = spec.reference(x, state, params, config)
+    assert np.array_equal(y, y1), f"y differs by {np.abs(y - y1).max():.3g} between 2 shards and 1"
+    for k in final1:
+        assert np.array_equal(final[k], final1[k]), f"final[{k!r}] differs between 2 shards and 1"
+
+
+def test_shard_count_follows_blas_threads_batch_and_work(monkeypatch):
+    spec = lstmspec.load_spec("lstm")
+    monkeypatch.setattr(shards, "_cores", lambda: 8)
+    x = np.zeros((6, 5, 3))
+    state = {"h": np.zeros((6, 4096)), "c": np.zeros((6, 4096))}  # 8192 state numbers per batch item
+    saved = blas.threads()
+    try:
+        blas.set_threads(4)
+        assert shards.shard_count(spec, x, state) == 4
+        assert shards.shard_count(spec, x[:3], {k: v[:3] for k, v in state.items()}) == 3, "more shards than the batch"
+        small = {k: v[:, :10] for k, v in state.items()}
+        assert shards.shard_count(spec, x, small) == 1, "6 x 20 state numbers per step is not worth a thread"
+        blas.set_threads(1)
+        assert shards.shard_count(spec, x, state) == 1, "OPENBLAS_NUM_THREADS=1 must turn sharding off"
+    finally:
+        blas.set_threads(saved)
+
+
+def test_blas_is_single_threaded_during_shards_and_restored_after_a_failing_shard():
+    saved = blas.threads()
+    blas.set_threads(2)
+    seen = []
+
+    def run(x, state, params):
+        seen.append(blas.threads())
+        if x[0, 0] > 0:
+            raise ValueError("shard two failed")
+        return x, dict(state)
+
+    x = np.array([[0.0], [1.0]])
+    try:
+        with pytest.raises(ValueError, match="shard two failed"):
+            shards.run_sharded(run, x, {"h": x}, {}, 2)
+        assert seen == [1, 1], f"BLAS threads seen by the shards {seen}, but should be [1, 1]"
+        assert blas.threads() == 2, "the BLAS thread count was not restored"
+        with blas.single_threaded():
+            with blas.single_threaded():
+                assert blas.threads() == 1
+            assert blas.threads() == 1, "an inner holder restored BLAS while the outer one still holds it"
+        assert blas.threads() == 2
+    finally:
+        blas.set_threads(saved)
+
+
+def test_shard_threads_inherit_errstate(two_blas_threads):
+    spec, x, state, params, config = _case("lstm", None, batch=4, time=3, input=2, units=3)
+    x = x * 1e4  # pre-activations far below -709: exp(-z) overflows to inf, sigmoid is exactly 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y, _ = spec.reference(x, state, params, config)
+    assert np.isfinite(y).all()
