@@ -355,11 +355,11 @@ def run_reference(
 def _run(program: Program, x: Any, state: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
     """The program over the whole batch, in batch shards on threads where the backend allows (``shards.py``)."""
     if program.be.shards_batch:
-        from .shards import run_sharded, shard_count
+        from .shards import plan, run_sharded
 
-        shards = shard_count(program.spec, x, state)
-        if shards > 1:
-            return run_sharded(program.run, x, state, params, shards)
+        shards, threads = plan(program.spec, x, state)
+        if threads > 1:
+            return run_sharded(program.run, x, state, params, shards, threads)
     return program.run(x, state, params)
 
 

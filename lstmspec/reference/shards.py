@@ -3,15 +3,17 @@
 The batch elements of a recurrence never meet, so the batch is cut into
 contiguous shards and each shard runs the whole sequence in its own thread:
 numpy releases the GIL inside ufuncs and matmul, and nothing synchronises per
-step. The results are concatenated back, bitwise those of one thread (every
-product and activation sees the same rows, in the same order; a test pins it).
+step. The results are concatenated back. They equal those of one thread to rounding,
+not always bitwise: OpenBLAS may pick another kernel for fewer rows (a batch of
+one is a GEMV); measured differences are below 1.5e-16, pinned by a test.
 
-How many shards: as many as numpy's BLAS threads, so ``OPENBLAS_NUM_THREADS=1``
-or threadpoolctl turn it off and ``check --jobs`` helpers get one each; never
-more than the batch; and only while each shard keeps ``MIN_SHARD_ELEMENTS``
-state numbers per step, below which a step is mostly Python and threads only
-contend for the GIL. BLAS runs one thread per shard meanwhile. Where numpy's
-BLAS thread count is unknown (not its bundled OpenBLAS), nothing is sharded.
+How many threads: as many as numpy's BLAS threads, so ``OPENBLAS_NUM_THREADS=1``
+or threadpoolctl turn it off and ``check --jobs`` helpers get their share;
+never more than the batch or the usable cores. How many shards: as many as
+the work allows, each keeping ``MIN_SHARD_ELEMENTS`` state numbers per step
+(below that a step is mostly Python and threads only contend for the GIL).
+BLAS runs one thread per shard meanwhile. Where numpy's BLAS thread count is
+unknown (not its bundled OpenBLAS), nothing is sharded.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import contextvars
 import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from itertools import count
 from math import prod
 from typing import Any
 
@@ -43,16 +46,23 @@ def batch_first(spec: Spec) -> bool:
     return all(d.shape and d.shape[0] == Sym(BATCH_DIM) for d in decls)
 
 
-def shard_count(spec: Spec, x: np.ndarray, state: Mapping[str, np.ndarray]) -> int:
-    """How many threads the reference of this call runs in (1: the caller's thread only)."""
-    threads = blas.threads()
-    if not threads or threads < 2 or not isinstance(x, np.ndarray) or x.ndim == 0:
-        return 1
+def plan(spec: Spec, x: np.ndarray, state: Mapping[str, np.ndarray]) -> tuple[int, int]:
+    """(shards, threads) for one call; (1, 1) runs it whole in the caller's thread.
+
+    More shards than threads, where the work allows, so that a thread whose
+    core is slowed by another process takes fewer of them (measured: two
+    static halves made the run's time swing with the slower core).
+    """
+    blas_threads = blas.threads()
+    if not blas_threads or blas_threads < 2 or not isinstance(x, np.ndarray) or x.ndim == 0:
+        return 1, 1
     batch = int(x.shape[0])
     per_item = sum(prod(v.shape[1:]) for v in state.values())
     by_work = batch * per_item // MIN_SHARD_ELEMENTS
-    n = min(threads, _cores(), batch, by_work)
-    return n if n >= 2 and batch_first(spec) else 1
+    threads = min(blas_threads, _cores(), batch, by_work)
+    if threads < 2 or not batch_first(spec):
+        return 1, 1
+    return min(batch, by_work), threads
 
 
 def _cores() -> int:
@@ -60,21 +70,35 @@ def _cores() -> int:
 
 
 def run_sharded(run: Run, x: np.ndarray, state: Mapping[str, np.ndarray], params: Mapping[str, Any],
-                shards: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """``run`` on ``shards`` contiguous slices of the batch, concatenated; the first runs in this thread."""
+                shards: int, threads: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """``run`` on ``shards`` contiguous slices of the batch, taken in turn by ``threads`` threads
+    (this one included), concatenated in batch order."""
     global _pool
     bounds = np.linspace(0, x.shape[0], shards + 1).astype(int)
     pieces = [(x[a:b], {k: v[a:b] for k, v in state.items()}) for a, b in zip(bounds[:-1], bounds[1:])]
+    results: list[Any] = [None] * shards
+    turns = count()  # next() on a count is atomic under the GIL
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        while not failed and (i := next(turns)) < shards:
+            try:
+                results[i] = run(*pieces[i], params)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                failed.append(exc)
+
     with blas.single_threaded():
-        if _pool is None or _pool._max_workers < shards - 1:
-            _pool = ThreadPoolExecutor(max_workers=shards - 1, thread_name_prefix="lstmspec-reference")
-        # each task runs in a copy of this context: numpy's errstate lives in a context variable
-        futures = [_pool.submit(contextvars.copy_context().run, run, xs, st, params) for xs, st in pieces[1:]]
+        if _pool is None or _pool._max_workers < threads - 1:
+            _pool = ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="lstmspec-reference")
+        # each helper runs in a copy of this context: numpy's errstate lives in a context variable
+        futures = [_pool.submit(contextvars.copy_context().run, work) for _ in range(threads - 1)]
         try:
-            results = [run(*pieces[0], params)] + [f.result() for f in futures]
+            work()
         finally:
-            for f in futures:  # an error in one shard: let the others finish before BLAS is restored
-                f.cancel() or f.exception()
+            for f in futures:  # BLAS is restored only once every shard has finished
+                f.result()
+    if failed:
+        raise failed[0]
     y = np.concatenate([r[0] for r in results], axis=0)
     final = {k: np.concatenate([r[1][k] for r in results], axis=0) for k in results[0][1]}
     return y, final
