@@ -36,7 +36,8 @@ MIN_SHARD_ELEMENTS = 8192
 
 Run = Callable[[Any, Mapping[str, Any], Mapping[str, Any]], tuple[Any, dict[str, Any]]]
 
-_pool: ThreadPoolExecutor | None = None
+_pool: ThreadPoolExecutor | None = None  # helper threads, kept between calls
+_pool_size = 0
 
 
 def batch_first(spec: Spec) -> bool:
@@ -50,8 +51,8 @@ def plan(spec: Spec, x: np.ndarray, state: Mapping[str, np.ndarray]) -> tuple[in
     """(shards, threads) for one call; (1, 1) runs it whole in the caller's thread.
 
     More shards than threads, where the work allows, so that a thread whose
-    core is slowed by another process takes fewer of them (measured: two
-    static halves made the run's time swing with the slower core).
+    core is slowed by another process takes fewer of them: a split into one
+    half per thread waits for the slower half.
     """
     blas_threads = blas.threads()
     if not blas_threads or blas_threads < 2 or not isinstance(x, np.ndarray) or x.ndim == 0:
@@ -73,7 +74,7 @@ def run_sharded(run: Run, x: np.ndarray, state: Mapping[str, np.ndarray], params
                 shards: int, threads: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """``run`` on ``shards`` contiguous slices of the batch, taken in turn by ``threads`` threads
     (this one included), concatenated in batch order."""
-    global _pool
+    global _pool, _pool_size
     bounds = np.linspace(0, x.shape[0], shards + 1).astype(int)
     pieces = [(x[a:b], {k: v[a:b] for k, v in state.items()}) for a, b in zip(bounds[:-1], bounds[1:])]
     results: list[Any] = [None] * shards
@@ -88,8 +89,11 @@ def run_sharded(run: Run, x: np.ndarray, state: Mapping[str, np.ndarray], params
                 failed.append(exc)
 
     with blas.single_threaded():
-        if _pool is None or _pool._max_workers < threads - 1:
-            _pool = ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="lstmspec-reference")
+        if _pool is None or _pool_size < threads - 1:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool_size = threads - 1
+            _pool = ThreadPoolExecutor(max_workers=_pool_size, thread_name_prefix="lstmspec-reference")
         # each helper runs in a copy of this context: numpy's errstate lives in a context variable
         futures = [_pool.submit(contextvars.copy_context().run, work) for _ in range(threads - 1)]
         try:
