@@ -48,7 +48,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 import lstmspec  # noqa: E402
-from lstmspec.bench.environment import ForeignLoad, device_name, openblas_threads  # noqa: E402
+from lstmspec.bench.environment import ForeignLoad, core_speeds, device_name, openblas_threads  # noqa: E402
 
 REFERENCE = "lstmspec reference"
 
@@ -392,10 +392,10 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 disagreement = True
                 case.skipped[impl.name] = f"disagrees with the reference: max |diff| {err:.3g} > {args.tol:g}; not timed"
-        load = ForeignLoad()
+        load, speeds_before = ForeignLoad(), core_speeds()
         times = time_blocks(agreeing, rounds, per_block, warmup)
         case_result = {"spec": case.spec, "dims": case.dims, "config": case.config, "impls": {}, "skipped": case.skipped,
-                       "foreign_load": load.stop()}
+                       "foreign_load": load.stop(), "core_ns_per_exp": [speeds_before, core_speeds()]}
         for impl in agreeing:
             case_result["impls"][impl.name] = {
                 **summary(times[impl.name]), "max_abs_error": errors[impl.name], "note": impl.note,
@@ -437,6 +437,12 @@ def main(argv: list[str] | None = None) -> int:
             flag = "  **WARNING: the machine was not quiet, timings are skewed**" if fl["other_share"] > 0.05 else ""
             print(f"Other processes during {name}: {fl['other_cpu_s']:.1f} CPU-s in {fl['wall_s']:.1f} s wall "
                   f"({fl['other_share']:.0%} of the machine){flag}")
+        speeds = [s for s in cr["core_ns_per_exp"] if s]
+        if speeds:
+            slowest = max(max(s.values()) / min(s.values()) for s in speeds)
+            flag = "  **WARNING: a core was slowed (by the VM host?), timings are skewed**" if slowest > 1.25 else ""
+            print(f"Core speeds around {name} (ns per float64 exp, pinned; before / after): "
+                  + "; ".join(f"cpu{c} {speeds[0][c]} / {speeds[-1][c]}" for c in speeds[0]) + flag)
     print()
 
     verdicts = []

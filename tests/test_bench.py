@@ -378,3 +378,17 @@ def test_python_dash_m_runs_the_bench_command():
     done = subprocess.run([sys.executable, "-m", "lstmspec.bench", "--help"], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and "usage: lstmspec bench" in done.stdout and "--backward" in done.stdout
+
+
+def test_core_speeds_time_every_usable_core_and_restore_the_affinity():
+    import os
+
+    from lstmspec.bench.environment import core_speeds
+
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("no thread affinity on this platform")
+    before = os.sched_getaffinity(0)
+    speeds = core_speeds(numbers=1024, repeat=2)
+    assert speeds is not None and set(speeds) == before, f"cores timed {speeds}, but should be {sorted(before)}"
+    assert all(v > 0 for v in speeds.values())
+    assert os.sched_getaffinity(0) == before, "the thread was left pinned"
