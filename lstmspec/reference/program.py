@@ -32,6 +32,7 @@ from ..expr.masks import resolve_mask
 from ..spec.model import Spec
 from .backends import Backend, get_backend
 from .binding import bind_dims, check_memory, leading_axes
+from . import shards
 
 Env = dict[str, Any]
 Fn = Callable[[Env], Any]
@@ -355,11 +356,9 @@ def run_reference(
 def _run(program: Program, x: Any, state: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
     """The program over the whole batch, in batch shards on threads where the backend allows (``shards.py``)."""
     if program.be.shards_batch:
-        from .shards import plan, run_sharded
-
-        shards, threads = plan(program.spec, x, state)
+        count, threads = shards.plan(program.spec, x, state)
         if threads > 1:
-            return run_sharded(program.run, x, state, params, shards, threads)
+            return shards.run_sharded(program.run, x, state, params, count, threads)
     return program.run(x, state, params)
 
 
