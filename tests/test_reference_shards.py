@@ -8,7 +8,9 @@ Pinned here:
 - BLAS is single-threaded while shards run and restored afterwards, also
   when a shard fails (the failure reaches the caller);
 - numpy's errstate reaches the shard threads: an overflowing sigmoid warns
-  in none of them.
+  in none of them;
+- a process forked after a sharded run shards too, without hanging on the
+  parent's helper threads (which do not exist in the child).
 """
 from __future__ import annotations
 
@@ -127,3 +129,25 @@ def test_shard_threads_inherit_errstate(two_blas_threads):
         warnings.simplefilter("error")
         y, _ = spec.reference(x, state, params, config)
     assert np.isfinite(y).all()
+
+
+def _sharded_run_in_child(queue):
+    spec, x, state, params, config = _case("lstm", None, batch=4, time=3, input=2, units=3)
+    y, _ = spec.reference(x, state, params, config)
+    queue.put(y.shape)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this platform")
+def test_a_forked_child_runs_shards_after_its_parent_did(two_blas_threads):
+    import multiprocessing as mp
+
+    _sharded_run_in_child(mp.Queue())  # the parent's pool now has a helper thread
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_sharded_run_in_child, args=(queue,))
+    child.start()
+    child.join(60)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the forked child hung in a sharded run (the parent's helper threads do not exist in it)")
+    assert child.exitcode == 0 and queue.get(timeout=5) == (4, 3, 3)

@@ -57,6 +57,18 @@ _holders = 0
 _saved: int | None = None
 
 
+def _after_fork_in_child() -> None:
+    """A child forked while a parent thread held ``single_threaded``: give it its BLAS threads back."""
+    global _lock, _holders
+    if _holders and _saved is not None:
+        set_threads(_saved)
+    _lock, _holders = threading.Lock(), 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 @contextmanager
 def single_threaded() -> Iterator[None]:
     """One BLAS thread while inside, restored when the last concurrent user leaves.

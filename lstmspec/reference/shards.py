@@ -40,6 +40,16 @@ _pool: ThreadPoolExecutor | None = None  # helper threads, kept between calls
 _pool_size = 0
 
 
+def _forget_pool() -> None:
+    """In a forked child: the parent's helper threads do not exist there, a new pool is made."""
+    global _pool, _pool_size
+    _pool, _pool_size = None, 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def batch_first(spec: Spec) -> bool:
     """Whether the core input, every state (initial and final) and the output lead with the batch axis."""
     decls = [*spec.core_inputs().values(), *spec.initial_states.values(), *spec.states.values(),
