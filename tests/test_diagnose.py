@@ -571,3 +571,52 @@ def test_no_variant_crashes_on_the_default_matrix(spec_name):
         y = wrong if data.return_sequences else data.last_step(wrong)
         found = diagnose(spec, data, y, expected.final, expected, float32, yardstick=expected, budget_s=60)
         assert found.crashed == [] and found.variant is None and found.complete, (case.key, found.crashed)
+
+
+# ---------------------------------------------------------------- numbers of a coarser precision
+def nn_lstm_in(dtype):
+    """torch.nn.LSTM run in ``dtype`` whatever the inputs' precision (a hard-coded ``.float()``)."""
+    correct = nn_lstm()
+
+    def kernel(x, state, params, config):
+        cast = {k: v.to(dtype) for k, v in params.items()}
+        y, final = correct(x.to(dtype), {k: v.to(dtype) for k, v in state.items()}, cast, config)
+        return y.to(x.dtype), {k: v.to(x.dtype) for k, v in final.items()}
+
+    return kernel
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+def test_a_kernel_computing_in_a_coarser_precision_is_said_to(dtype):
+    found = diagnosis_of(nn_lstm_in(getattr(torch, dtype)), "lstm")
+    assert found.variant is None and found.stored_in == {"y": dtype, "h_T": dtype, "c_T": dtype}, found.text
+    assert f"every value it returned (y, h_T, c_T) is exactly a {dtype} number" in found.text
+
+
+def test_a_float16_cell_state_buffer_shows_in_c_alone():
+    def kernel(x, state, params, config):  # unlike lstm_cell_loop's, h_t is computed from the rounded c_t
+        W, U = (torch.cat([params[f"{r}_{g}"] for g in GATES], dim=1) for r in "WU")
+        b = torch.cat([params[f"b_{g}"] for g in GATES])
+        h, c, ys = state["h"], state["c"], []
+        for t in range(x.shape[1]):
+            i, f, g, o = (x[:, t] @ W + h @ U + b).chunk(4, dim=-1)
+            c = (torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)).half().to(x.dtype)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            ys.append(h)
+        return torch.stack(ys, 1), {"h": h, "c": c}
+
+    found = diagnosis_of(kernel, "lstm")
+    assert found.variant is None and found.stored_in == {"c_T": "float16"}, found.text
+    assert "c_T holds only float16 numbers" in found.text
+
+
+def test_wrong_float64_values_are_not_said_to_be_coarser_numbers():
+    correct = nn_lstm()
+
+    def off_by_a_percent(x, state, params, config):
+        y, final = correct(x, state, params, config)
+        return y * 1.01, final
+
+    found = diagnosis_of(off_by_a_percent, "lstm")
+    assert found.stored_in == {}, found.text
+    assert "number" not in found.text.split("first divergence")[-1], found.text

@@ -48,6 +48,7 @@ class Diagnosis:
     complete: bool = True  # False when the time budget stopped the search
     crashed: list[str] = field(default_factory=list)  # "name: error" of variants that raised
     also: list[str] = field(default_factory=list)  # other matching variants (exhaustive search only)
+    stored_in: dict[str, str] = field(default_factory=dict)  # no match: quantities made of coarser numbers
 
     def __str__(self) -> str:
         return self.text
@@ -125,7 +126,52 @@ def diagnose(spec: Any, data: CaseData, y: Any, final: Mapping[str, Any], expect
         else f"error {error:.2g} > bound {q.bound:.2g}")
     searched = f"{tried} tried" + ("" if complete else f", stopped by the {budget_s:g} s budget")
     text = f"no known deviation of {spec.name} matches ({searched}); first divergence: {where} ({what})"
-    return Diagnosis(text, None, "", q.name, step, error, q.bound, tried, seconds, complete, crashed)
+    stored = _stored_in(quantities, precision)
+    if stored is not None:
+        text += f"; {stored[1]}"
+    return Diagnosis(text, None, "", q.name, step, error, q.bound, tried, seconds, complete, crashed,
+                     stored_in=stored[0] if stored is not None else {})
+
+
+#: Fewest distinct nonzero values a quantity needs before "every value is a float32 number" means
+#: anything (0, 1 and 0.5 are numbers of every precision).
+STORED_MIN_VALUES = 8
+
+
+def _stored_in(quantities: list[_Quantity], precision: Precision) -> tuple[dict[str, str], str] | None:
+    """({quantity: precision}, sentence) for returned quantities whose every value is exactly a number of
+    a coarser precision than the one under test, or None.
+
+    A float64 result holds float32 numbers only by chance, with probability
+    2^-29 per value, so a quantity made of them was computed or stored in
+    float32 (a hard-coded ``.float()``; a cell state buffer in half precision
+    shows in c_T alone). The coarsest precision that holds every value is
+    named. Unlike a variant, this needs no model of where the rounding happens.
+    """
+    from .catalogue import ROUNDINGS
+    from .variant import MANTISSA
+
+    tested = MANTISSA.get(precision.dtype, 53)
+    rounders = {**ROUNDINGS, "float32": lambda a: np.asarray(a, dtype=np.float32).astype(np.float64)}
+    coarse_first = sorted((n for n in rounders if MANTISSA[n] < tested), key=lambda n: MANTISSA[n])
+    found: dict[str, str] = {}
+    with np.errstate(over="ignore", invalid="ignore"):
+        for q in quantities:
+            values = q.actual[np.isfinite(q.actual) & (q.actual != 0)]
+            if np.unique(values).size < STORED_MIN_VALUES:
+                continue
+            for name in coarse_first:
+                if np.array_equal(rounders[name](values), values):
+                    found[q.name] = name
+                    break
+    if not found:
+        return None
+    if len(found) == len(quantities) and len(set(found.values())) == 1:
+        fmt = next(iter(found.values()))
+        return found, (f"every value it returned ({', '.join(found)}) is exactly a {fmt} number: it computes in "
+                       f"{fmt} and casts back")
+    parts = "; ".join(f"{q} holds only {fmt} numbers" for q, fmt in found.items())
+    return found, f"{parts}: it computes or keeps {'that' if len(found) == 1 else 'those'} in lower precision"
 
 
 def describe_failure(spec: Any, data: CaseData, outcome: Any, expected: Expected, yardstick: Expected,
