@@ -620,3 +620,26 @@ def test_wrong_float64_values_are_not_said_to_be_coarser_numbers():
     found = diagnosis_of(off_by_a_percent, "lstm")
     assert found.stored_in == {}, found.text
     assert "number" not in found.text.split("first divergence")[-1], found.text
+
+
+# ---------------------------------------------------------------- wrong shapes
+def test_a_wrong_shape_is_told_as_simply_as_it_can_be():
+    from lstmspec.diagnose.engine import shape_story
+
+    names, dims = ["batch", "time", "units"], {"batch": 2, "time": 3, "input": 4}
+    assert shape_story(names, (1, 5, 6), (5, 6), dims) == "the size-1 axis batch is missing (a squeeze() that drops it)"
+    assert shape_story(names, (2, 3, 6), (3, 2, 6), dims) == "axes batch and time swapped"
+    assert shape_story(names, (2, 3, 6), (2, 2, 6), dims) == "axis time has 2, the size of batch, instead of 3"
+    assert shape_story(names, (2, 3, 6), (2, 3, 7), dims) == "", "no story for a size nothing else has"
+    assert shape_story(names, (2, 3, 6), (2, 3, 6, 1), dims) == ""
+
+
+def test_a_kernel_that_squeezes_a_batch_of_one_is_told_so():
+    correct = nn_lstm()
+
+    def squeezing(x, state, params, config):
+        y, final = correct(x, state, params, config)
+        return y, {k: v.squeeze() for k, v in final.items()}
+
+    found = diagnosis_of(squeezing, "lstm", dims={"batch": 1, "time": 4, "input": 3, "units": 5})
+    assert "h_T (shape (5,), but the spec says (1, 5): the size-1 axis batch is missing" in found.text, found.text

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from itertools import combinations
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from ..check.oracle import CaseData, Expected
 from ..check.precision import Precision
 from ..errors import ConfigError
 from ..reference.binding import leading_axes
+from ..reference.program import time_axis
 from .variant import Inputs, Result, Variant, ordered, to_channels_first
 
 DEFAULT_BUDGET_S = 2.0
@@ -124,6 +126,9 @@ def diagnose(spec: Any, data: CaseData, y: Any, final: Mapping[str, Any], expect
     what = "NaN or Inf" if not np.isfinite(error) else (
         f"shape {q.actual.shape}, but the spec says {q.expected.shape}" if q.actual.shape != q.expected.shape
         else f"error {error:.2g} > bound {q.bound:.2g}")
+    if q.actual.shape != q.expected.shape:
+        story = shape_story(axis_names(data, q.key), q.expected.shape, q.actual.shape, _input_dims(data))
+        what += f": {story}" if story else ""
     searched = f"{tried} tried" + ("" if complete else f", stopped by the {budget_s:g} s budget")
     text = f"no known deviation of {spec.name} matches ({searched}); first divergence: {where} ({what})"
     stored = _stored_in(quantities, precision)
@@ -131,6 +136,49 @@ def diagnose(spec: Any, data: CaseData, y: Any, final: Mapping[str, Any], expect
         text += f"; {stored[1]}"
     return Diagnosis(text, None, "", q.name, step, error, q.bound, tried, seconds, complete, crashed,
                      stored_in=stored[0] if stored is not None else {})
+
+
+def axis_names(data: CaseData, key: str) -> list[str]:
+    """The spec's names of a returned quantity's axes, in the case's data format."""
+    spec = data.spec
+    decl = next(iter(spec.outputs.values())) if key == "y" else spec.states[key]
+    names = [d.render() for d in decl.shape]
+    lead = leading_axes(spec, decl)
+    if data.attrs.get("data_format") == "channels_first" and len(names) > lead + 1:
+        names.insert(lead, names.pop())
+    if key == "y" and not data.return_sequences:
+        names.pop(time_axis(spec, decl))
+    return names
+
+
+def _input_dims(data: CaseData) -> dict[str, int]:
+    """The sizes a kernel could mistake for one another: the axes of its input."""
+    decl = next(iter(data.spec.inputs.values()))
+    return {d.render(): int(n) for d, n in zip(decl.shape, np.shape(data.x)) if not d.render().isdigit()}
+
+
+def shape_story(names: Sequence[str], expected: Sequence[int], actual: Sequence[int],
+                dims: Mapping[str, int]) -> str:
+    """What a wrong shape most simply is: dropped size-1 axes, swapped axes, or one axis with another's size."""
+    expected, actual = tuple(expected), tuple(actual)
+    if len(actual) < len(expected):
+        for dropped in combinations(range(len(expected)), len(expected) - len(actual)):
+            if all(expected[i] == 1 for i in dropped) and \
+                    tuple(n for i, n in enumerate(expected) if i not in dropped) == actual:
+                axes = ", ".join(names[i] for i in dropped)
+                return f"the size-1 axis {axes} is missing (a squeeze() that drops it)" if len(dropped) == 1 \
+                    else f"the size-1 axes {axes} are missing (a squeeze() that drops them)"
+    if len(actual) != len(expected):
+        return ""
+    differ = [i for i, (a, e) in enumerate(zip(actual, expected)) if a != e]
+    if len(differ) == 2 and actual[differ[0]] == expected[differ[1]] and actual[differ[1]] == expected[differ[0]]:
+        return f"axes {names[differ[0]]} and {names[differ[1]]} swapped"
+    if len(differ) == 1:
+        i = differ[0]
+        alike = [name for name, size in dims.items() if size == actual[i] and name != names[i]]
+        if alike:
+            return f"axis {names[i]} has {actual[i]}, the size of {' or '.join(alike)}, instead of {expected[i]}"
+    return ""
 
 
 #: Fewest distinct nonzero values a quantity needs before "every value is a float32 number" means
