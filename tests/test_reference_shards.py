@@ -151,3 +151,15 @@ def test_a_forked_child_runs_shards_after_its_parent_did(two_blas_threads):
         child.kill()
         pytest.fail("the forked child hung in a sharded run (the parent's helper threads do not exist in it)")
     assert child.exitcode == 0 and queue.get(timeout=5) == (4, 3, 3)
+
+
+def test_callers_in_several_threads_share_the_pool(two_blas_threads):
+    from concurrent.futures import ThreadPoolExecutor
+
+    spec, x, state, params, config = _case("lstm", None, batch=6, time=3, input=2, units=4)
+    alone = spec.reference(x, state, params, config)[0]
+    with ThreadPoolExecutor(4) as callers:
+        results = list(callers.map(lambda _: spec.reference(x, state, params, config)[0], range(8)))
+    for y in results:
+        assert np.abs(y - alone).max() <= ROUNDING
+    assert blas.threads() == 2, "BLAS threads not restored after overlapping sharded runs"

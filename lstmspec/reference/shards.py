@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from itertools import count
@@ -38,12 +39,13 @@ Run = Callable[[Any, Mapping[str, Any], Mapping[str, Any]], tuple[Any, dict[str,
 
 _pool: ThreadPoolExecutor | None = None  # helper threads, kept between calls
 _pool_size = 0
+_pool_lock = threading.Lock()
 
 
 def _forget_pool() -> None:
     """In a forked child: the parent's helper threads do not exist there, a new pool is made."""
-    global _pool, _pool_size
-    _pool, _pool_size = None, 0
+    global _pool, _pool_size, _pool_lock
+    _pool, _pool_size, _pool_lock = None, 0, threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
@@ -99,13 +101,14 @@ def run_sharded(run: Run, x: np.ndarray, state: Mapping[str, np.ndarray], params
                 failed.append(exc)
 
     with blas.single_threaded():
-        if _pool is None or _pool_size < threads - 1:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
-            _pool_size = threads - 1
-            _pool = ThreadPoolExecutor(max_workers=_pool_size, thread_name_prefix="lstmspec-reference")
-        # each helper runs in a copy of this context: numpy's errstate lives in a context variable
-        futures = [_pool.submit(contextvars.copy_context().run, work) for _ in range(threads - 1)]
+        with _pool_lock:  # callers in several threads share the pool
+            if _pool is None or _pool_size < threads - 1:
+                if _pool is not None:
+                    _pool.shutdown(wait=False)  # its running tasks finish
+                _pool_size = threads - 1
+                _pool = ThreadPoolExecutor(max_workers=_pool_size, thread_name_prefix="lstmspec-reference")
+            # each helper runs in a copy of this context: numpy's errstate lives in a context variable
+            futures = [_pool.submit(contextvars.copy_context().run, work) for _ in range(threads - 1)]
         try:
             work()
         finally:
