@@ -227,6 +227,9 @@ def test_tiny_bench_writes_json_markdown_and_html(tmp_path, capsys, threads):
         assert key in meta["versions"]
     assert meta["threads"]["torch intra-op"] == 1 and meta["seed"] == 0 and meta["date"] and meta["device_name"]
     assert meta["peak"]["flops"]["float32"] > 0
+    if meta["core_ns_per_exp"] is not None:  # None where threads cannot be pinned
+        before, after = meta["core_ns_per_exp"]
+        assert set(before) == set(after) and all(v > 0 for v in before.values())
     rows = {(r["implementation"], r["pass"]): r for r in doc["rows"]}
     assert set(rows) == {("lstmspec.reference(numpy)", "forward"), ("lstmspec.reference(torch)", "forward"),
                          ("torch.nn.LSTM", "forward"), ("onnxruntime.LSTM", "forward")}
@@ -243,6 +246,7 @@ def test_tiny_bench_writes_json_markdown_and_html(tmp_path, capsys, threads):
     assert rows[("torch.nn.LSTM", "forward")]["precision"] == "float32"
     md = (tmp_path / "timing-cpu.md").read_text()
     assert "lstmspec bench lstm --suite tiny" in md
+    assert meta["core_ns_per_exp"] is None or "ns per float64 exp on each core" in md
     for name in ("lstmspec.reference(numpy)", "torch.nn.LSTM", "onnxruntime.LSTM",
                  "`8*batch*time*units*(input + units)`"):
         assert name in md
@@ -392,3 +396,11 @@ def test_core_speeds_time_every_usable_core_and_restore_the_affinity():
     assert speeds is not None and set(speeds) == before, f"cores timed {speeds}, but should be {sorted(before)}"
     assert all(v > 0 for v in speeds.values())
     assert os.sched_getaffinity(0) == before, "the thread was left pinned"
+
+
+def test_a_slowed_core_is_noted_in_the_report():
+    from lstmspec.bench.report import environment_slowed
+
+    assert environment_slowed([{0: 8.0, 1: 8.1}, {0: 7.9, 1: 8.3}]) == ""
+    assert environment_slowed([{"0": 8.0, "1": 21.7}, {"0": 8.0, "1": 8.2}]).startswith("cpu1 ran a float64 exp")
+    assert environment_slowed(None) == ""

@@ -206,9 +206,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         plan.peak = peak
     for note in notes:
         print(note, file=sys.stderr)
-    load = environment.ForeignLoad()
+    load, speeds_before = environment.ForeignLoad(), environment.core_speeds() if device == "cpu" else None
     rows, interrupted = _run(plans, args.quiet)
     foreign = load.stop()
+    core_speeds = [speeds_before, environment.core_speeds()] if speeds_before else None
     if peak is not None and peak.source.startswith("measured") and not interrupted:
         from .peaks import combine, measure_peak
 
@@ -230,6 +231,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "peak": peak.to_json() if peak is not None else None,
         "flops": _formulas(plans),
         "foreign_load": foreign,
+        "core_ns_per_exp": core_speeds,
         "load_average": environment.load_average(),
         "duration_s": round(time.perf_counter() - started, 1),
         "notes": notes,

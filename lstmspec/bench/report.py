@@ -167,6 +167,10 @@ def _environment(meta: dict[str, Any]) -> list[Block]:
     if load:
         rows.append(["other processes' CPU share during the run", f"{100 * load['other_share']:.0f}% "
                      f"({load['other_cpu_s']} CPU-s over {load['wall_s']} s)"])
+    speeds = meta.get("core_ns_per_exp")
+    if speeds:
+        rows.append(["ns per float64 exp on each core (pinned), before / after",
+                     "; ".join(f"cpu{c} {speeds[0][c]} / {speeds[1].get(c, '-')}" for c in speeds[0])])
     if meta.get("load_average"):
         rows.append(["load average at the end (1, 5, 15 min)", ", ".join(map(str, meta["load_average"]))])
     timing = meta.get("timing", {})
@@ -177,9 +181,23 @@ def _environment(meta: dict[str, Any]) -> list[Block]:
     if load_share > 0.05:
         out.append(Para(f"**Note:** other processes used {100 * load_share:.0f}% of the machine while this ran; "
                         "figures are slower and noisier than on an idle machine (compare IQRs)."))
+    slowed = environment_slowed(speeds)
+    if slowed:
+        out.append(Para(f"**Note:** {slowed}; figures are slower and noisier than on a quiet machine."))
     for note in meta.get("notes", []):
         out.append(Para(f"Note: {note}"))
     return out
+
+
+def environment_slowed(speeds: list[dict] | None) -> str:
+    """A sentence when a core ran the exp probe over 1.25x slower than the fastest probe of the run."""
+    if not speeds:
+        return ""
+    values = [v for s in speeds for v in s.values()]
+    fastest = min(values)
+    slow = sorted({f"cpu{c}" for s in speeds for c, v in s.items() if v > 1.25 * fastest})
+    return f"{', '.join(slow)} ran a float64 exp over 1.25x slower than the fastest core at some point " \
+           "(its host was busy)" if slow else ""
 
 
 def _glance(rows: list[BenchRow]) -> list[Block]:
