@@ -643,3 +643,14 @@ def test_a_kernel_that_squeezes_a_batch_of_one_is_told_so():
 
     found = diagnosis_of(squeezing, "lstm", dims={"batch": 1, "time": 4, "input": 3, "units": 5})
     assert "h_T (shape (5,), but the spec says (1, 5): the size-1 axis batch is missing" in found.text, found.text
+
+
+def test_a_grid_kernel_with_a_wrongly_shaped_boundary_gets_a_diagnosis_not_a_crash():
+    spec = lstmspec.load_spec("mdlstm2d")
+    data = make_data(spec, make_case(spec, None, None, None), 0)
+    expected = reference(data)
+    precision = PRECISIONS.get("float64")
+    final = {k: v[..., :-1] for k, v in expected.final.items()}  # one unit short
+    found = diagnose(spec, data, expected.y, final, expected, precision, variants=[])
+    assert found.text.startswith("no known deviation of mdlstm2d matches"), found.text
+    assert "but the spec says" in found.text

@@ -127,7 +127,10 @@ def diagnose(spec: Any, data: CaseData, y: Any, final: Mapping[str, Any], expect
         f"shape {q.actual.shape}, but the spec says {q.expected.shape}" if q.actual.shape != q.expected.shape
         else f"error {error:.2g} > bound {q.bound:.2g}")
     if q.actual.shape != q.expected.shape:
-        story = shape_story(axis_names(data, q.key), q.expected.shape, q.actual.shape, _input_dims(data))
+        names = axis_names(data, q.key)
+        if len(names) != q.expected.ndim:
+            names = [f"axis {i}" for i in range(q.expected.ndim)]
+        story = shape_story(names, q.expected.shape, q.actual.shape, _input_dims(data))
         what += f": {story}" if story else ""
     searched = f"{tried} tried" + ("" if complete else f", stopped by the {budget_s:g} s budget")
     text = f"no known deviation of {spec.name} matches ({searched}); first divergence: {where} ({what})"
@@ -141,7 +144,9 @@ def diagnose(spec: Any, data: CaseData, y: Any, final: Mapping[str, Any], expect
 def axis_names(data: CaseData, key: str) -> list[str]:
     """The spec's names of a returned quantity's axes, in the case's data format."""
     spec = data.spec
-    decl = next(iter(spec.outputs.values())) if key == "y" else spec.states[key]
+    decl = next(iter(spec.outputs.values())) if key == "y" else {**spec.initial_states, **spec.states}.get(key)
+    if decl is None:
+        return []
     names = [d.render() for d in decl.shape]
     lead = leading_axes(spec, decl)
     if data.attrs.get("data_format") == "channels_first" and len(names) > lead + 1:
