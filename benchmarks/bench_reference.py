@@ -48,7 +48,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 import lstmspec  # noqa: E402
-from lstmspec.bench.environment import ForeignLoad, core_speeds, device_name, openblas_threads  # noqa: E402
+from lstmspec.bench.environment import ForeignLoad, core_speeds, device_name, slowed_cores  # noqa: E402
+from lstmspec.reference import blas  # noqa: E402
 
 REFERENCE = "lstmspec reference"
 
@@ -305,7 +306,7 @@ def environment() -> dict[str, Any]:
         "os.cpu_count": os.cpu_count(),
         "usable cores (sched_getaffinity)": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "numpy": np.__version__,
-        "numpy OpenBLAS threads": openblas_threads(),
+        "numpy OpenBLAS threads": blas.threads(),
         "lstmspec": lstmspec.__version__,
     }
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -439,8 +440,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"({fl['other_share']:.0%} of the machine){flag}")
         speeds = [s for s in cr["core_ns_per_exp"] if s]
         if speeds:
-            slowest = max(max(s.values()) / min(s.values()) for s in speeds)
-            flag = "  **WARNING: a core was slowed (by the VM host?), timings are skewed**" if slowest > 1.25 else ""
+            flag = "  **WARNING: a core was slowed (by the VM host?), timings are skewed**" if slowed_cores(speeds) else ""
             print(f"Core speeds around {name} (ns per float64 exp, pinned; before / after): "
                   + "; ".join(f"cpu{c} {speeds[0][c]} / {speeds[-1][c]}" for c in speeds[0]) + flag)
     print()

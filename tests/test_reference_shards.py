@@ -34,7 +34,7 @@ def two_blas_threads(monkeypatch):
     saved = blas.threads()
     blas.set_threads(2)
     monkeypatch.setattr(shards, "MIN_SHARD_ELEMENTS", 1)
-    monkeypatch.setattr(shards, "_cores", lambda: 4)
+    monkeypatch.setattr(blas, "usable_cores", lambda: 4)
     yield
     blas.set_threads(saved)
 
@@ -76,7 +76,7 @@ def test_sharded_run_equals_the_one_thread_run_to_rounding(case, two_blas_thread
 
 def test_threads_follow_blas_batch_and_work_and_shards_the_work(monkeypatch):
     spec = lstmspec.load_spec("lstm")
-    monkeypatch.setattr(shards, "_cores", lambda: 8)
+    monkeypatch.setattr(blas, "usable_cores", lambda: 8)
     x = np.zeros((6, 5, 3))
     state = {"h": np.zeros((6, 4096)), "c": np.zeros((6, 4096))}  # 8192 state numbers per batch item
 

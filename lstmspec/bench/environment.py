@@ -11,7 +11,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..reference import blas
@@ -75,11 +75,6 @@ def device_name(device: str) -> str:
 
 
 # --------------------------------------------------------------------- threads
-def openblas_threads() -> int | None:
-    """numpy's OpenBLAS thread count (None when numpy links another BLAS)."""
-    return blas.threads()
-
-
 def set_threads(n: int, *, tensorflow: bool = False) -> list[str]:
     """Use ``n`` CPU threads in torch, numpy's OpenBLAS and (``tensorflow``) TensorFlow; notes on what failed.
 
@@ -217,6 +212,18 @@ def core_speeds(numbers: int = 1 << 15, repeat: int = 50) -> dict[int, float] | 
     finally:
         os.sched_setaffinity(0, cores)
     return speeds
+
+
+#: A core is called slowed when a probe of it took this much longer than the fastest probe of the run.
+SLOWED = 1.25
+
+
+def slowed_cores(speeds: Sequence[Mapping[Any, float]] | None) -> list[str]:
+    """Cores ("cpu1") that ran a ``core_speeds`` probe over ``SLOWED`` times the fastest probe in ``speeds``."""
+    if not speeds:
+        return []
+    fastest = min(v for s in speeds for v in s.values())
+    return sorted({f"cpu{c}" for s in speeds for c, v in s.items() if v > SLOWED * fastest})
 
 
 def load_average() -> Sequence[float] | None:

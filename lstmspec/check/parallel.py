@@ -20,13 +20,14 @@ order of a sequential run, so reports do not depend on ``--jobs``.
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 import queue
 import sys
 import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ..reference import blas
+from ..reference.blas import usable_cores as available_cpus
 from .results import ERROR, CaseResult
 from .runner import Oracle, Plan, check_one
 
@@ -34,13 +35,6 @@ Order = tuple[int, int, int, int, int]  # plan, target, device, precision, case:
 Keep = Callable[[Order, CaseResult], None]
 
 MAX_AUTO_JOBS = 4
-
-
-def available_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def auto_jobs(plans: list[Plan], has_kernels: bool) -> int:
@@ -53,8 +47,6 @@ def auto_jobs(plans: list[Plan], has_kernels: bool) -> int:
 def limit_threads(jobs: int) -> None:
     """Give each of ``jobs`` processes its share of the cores (frameworks default to all of them)."""
     share = max(1, available_cpus() // jobs)
-    from ..reference import blas
-
     blas.set_threads(share)  # numpy's BLAS, and with it the reference's batch shards (reference/shards.py)
     torch = sys.modules.get("torch")
     if torch is not None:

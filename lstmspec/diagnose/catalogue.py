@@ -500,7 +500,12 @@ def _round_bfloat16(a: np.ndarray) -> np.ndarray:
     return bits.astype(np.uint32).view(np.float32).astype(np.float64)
 
 
-ROUNDINGS = {"float16": _round_float16, "bfloat16": _round_bfloat16}
+def _round_float32(a: np.ndarray) -> np.ndarray:
+    return np.asarray(a, dtype=np.float32).astype(np.float64)
+
+
+#: float64 values rounded to each coarser storage format (and back to float64).
+ROUNDINGS = {"float32": _round_float32, "float16": _round_float16, "bfloat16": _round_bfloat16}
 
 
 def _rounded_cell(inp: Inputs, fmt: str, on_entry: bool) -> Result:

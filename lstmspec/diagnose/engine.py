@@ -28,7 +28,8 @@ from ..check.precision import Precision
 from ..errors import ConfigError
 from ..reference.binding import leading_axes
 from ..reference.program import time_axis
-from .variant import Inputs, Result, Variant, ordered, to_channels_first
+from .catalogue import ROUNDINGS
+from .variant import MANTISSA, Inputs, Result, Variant, ordered, to_channels_first
 
 DEFAULT_BUDGET_S = 2.0
 DISTINCT = 2.0  # a variant closer than DISTINCT * bound to the reference explains nothing
@@ -201,12 +202,8 @@ def _stored_in(quantities: list[_Quantity], precision: Precision) -> tuple[dict[
     shows in c_T alone). The coarsest precision that holds every value is
     named. Unlike a variant, this needs no model of where the rounding happens.
     """
-    from .catalogue import ROUNDINGS
-    from .variant import MANTISSA
-
     tested = MANTISSA.get(precision.dtype, 53)
-    rounders = {**ROUNDINGS, "float32": lambda a: np.asarray(a, dtype=np.float32).astype(np.float64)}
-    coarse_first = sorted((n for n in rounders if MANTISSA[n] < tested), key=lambda n: MANTISSA[n])
+    coarse_first = sorted((n for n in ROUNDINGS if MANTISSA[n] < tested), key=lambda n: MANTISSA[n])
     found: dict[str, str] = {}
     with np.errstate(over="ignore", invalid="ignore"):
         for q in quantities:
@@ -214,7 +211,7 @@ def _stored_in(quantities: list[_Quantity], precision: Precision) -> tuple[dict[
             if np.unique(values).size < STORED_MIN_VALUES:
                 continue
             for name in coarse_first:
-                if np.array_equal(rounders[name](values), values):
+                if np.array_equal(ROUNDINGS[name](values), values):
                     found[q.name] = name
                     break
     if not found:

@@ -52,6 +52,14 @@ def set_threads(n: int) -> bool:
     return _call("set", int(n)) is not None
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 _lock = threading.Lock()
 _holders = 0
 _saved: int | None = None

@@ -72,14 +72,10 @@ def plan(spec: Spec, x: np.ndarray, state: Mapping[str, np.ndarray]) -> tuple[in
     batch = int(x.shape[0])
     per_item = sum(prod(v.shape[1:]) for v in state.values())
     by_work = batch * per_item // MIN_SHARD_ELEMENTS
-    threads = min(blas_threads, _cores(), batch, by_work)
+    threads = min(blas_threads, blas.usable_cores(), batch, by_work)
     if threads < 2 or not batch_first(spec):
         return 1, 1
     return min(batch, by_work), threads
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def run_sharded(run: Run, x: np.ndarray, state: Mapping[str, np.ndarray], params: Mapping[str, Any],
