@@ -2,6 +2,8 @@
 
 - sigmoid in place: bitwise the textbook 1 / (1 + exp(-x)), and the
   argument (a strided view of the fused product) is left alone;
+- fused sums (the four gates' pre-activations as one sum over concatenated
+  parameters) give bitwise the per-gate sums;
 - the convolution in chunks (a patch matrix too large for one piece) equals
   the one-piece convolution bitwise.
 """
@@ -10,13 +12,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import lstmspec
 from lstmspec.reference import conv
-from lstmspec.reference.backends import get_backend
+from lstmspec.reference.backends import NumpyBackend
+from lstmspec.reference.program import Program, run_reference
 
 
 @pytest.fixture
 def activations():
-    return get_backend("numpy").activations
+    return NumpyBackend(math="numpy").activations  # numpy's own functions, whatever the environment says
 
 
 def _arguments():
@@ -48,3 +52,26 @@ def test_convolution_in_chunks_equals_one_piece(monkeypatch):
     chunked = conv.conv_numpy(x, w, "same", (2, 1), (1, 2))
     np.testing.assert_array_equal(chunked, whole)
     assert conv.conv_numpy(x[:0], w, "same", (2, 1), (1, 2)).shape == (0, 3, 5, 8, 4), "an empty batch"
+
+
+@pytest.mark.parametrize("name, config, dims", [
+    ("lstm", {}, dict(batch=3, time=4, input=5, units=7)),
+    ("lstm_peephole", {}, dict(batch=3, time=4, input=5, units=7)),  # one gate without peephole fuses alone
+    ("convlstm2d", {"padding": "same"}, dict(batch=2, time=3, rows=6, cols=5, channels=2, filters=3)),
+    ("mdlstm2d", {}, {}),  # three products and a bias per gate, on a grid
+    ("spatial_lstm", {}, {}),
+])
+def test_fused_sums_are_bitwise_the_per_gate_sums(monkeypatch, name, config, dims):
+    spec = lstmspec.load_spec(name)
+    rng = np.random.default_rng(3)
+    params = spec.random_params(config, rng, **dims)
+    x, state = spec.random_inputs(config, rng, **dims)
+    fused_y, fused_final = run_reference(spec, x, state, params, config, backend=NumpyBackend(math="numpy"))
+    assert any(p.sum_groups for p in spec._programs.values()), "the sums were not fused"
+    monkeypatch.setattr(Program, "_fused_sum", lambda self, node: None)
+    spec._programs.clear()
+    y, final = run_reference(spec, x, state, params, config, backend=NumpyBackend(math="numpy"))
+    assert not any(p.sum_groups for p in spec._programs.values())
+    np.testing.assert_array_equal(fused_y, y)
+    for key in final:
+        np.testing.assert_array_equal(fused_final[key], final[key])

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..registry import Registry
 from .conv import conv_numpy, conv_torch
+from .mathlib import ReferenceMath
 
 
 class Backend:
@@ -20,6 +21,8 @@ class Backend:
     activations: dict[str, Callable[[Any], Any]]
     #: whether the reference may run batch shards of one call in threads (``shards.py``)
     shards_batch: bool = False
+    #: whether the program may add into its own temporaries (not under autograd)
+    in_place: bool = False
 
     @property
     def key(self) -> tuple:
@@ -70,30 +73,31 @@ class Backend:
         raise NotImplementedError
 
 
-def _np_sigmoid(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-x)) in one fresh array: 1.8x faster than the expression's three temporaries
-    (measured on a 4x32x32x48 float64 array), and bitwise the same.
-
-    exp(-x) overflows to inf for x < -709, giving exactly 0: the program runs
-    under np.errstate(over="ignore") for that reason.
-    """
-    out = np.negative(x)
-    np.exp(out, out=out)
-    out += 1.0
-    return np.reciprocal(out, out=out)
-
-
 class NumpyBackend(Backend):
+    """float64 numpy: the oracle. tanh and sigmoid of large arrays may go through torch's
+    vectorized kernels, as accurate as numpy's and 2-4x faster (``mathlib.py``);
+    ``math`` is a choice of ``mathlib.CHOICES``, by default ``$LSTMSPEC_REFERENCE_MATH`` or auto."""
+
     name = "numpy"
     shards_batch = True
-    activations = {
-        "sigmoid": _np_sigmoid,
-        "tanh": np.tanh,  # libm-accurate; 1 - 2/(exp(2x)+1) was 3x faster but its error near 0 is absolute, not relative
-        "hard_sigmoid": lambda x: np.clip(x / 6.0 + 0.5, 0.0, 1.0),
-        "hard_sigmoid_keras2": lambda x: np.clip(0.2 * x + 0.5, 0.0, 1.0),
-        "relu": lambda x: np.maximum(x, 0.0),
-        "linear": lambda x: x,
-    }
+    in_place = True
+
+    def __init__(self, math: str | None = None) -> None:
+        self.math = ReferenceMath(math)
+        self.activations = {
+            "sigmoid": self.math.sigmoid,
+            # libm-accurate (or SLEEF, as accurate); 1 - 2/(exp(2x)+1) was 3x faster than np.tanh
+            # but its error near 0 is absolute, not relative
+            "tanh": self.math.tanh,
+            "hard_sigmoid": lambda x: np.clip(x / 6.0 + 0.5, 0.0, 1.0),
+            "hard_sigmoid_keras2": lambda x: np.clip(0.2 * x + 0.5, 0.0, 1.0),
+            "relu": lambda x: np.maximum(x, 0.0),
+            "linear": lambda x: x,
+        }
+
+    @property
+    def key(self) -> tuple:
+        return (self.name, self.math.choice)
 
     def conv(self, x, w, padding, strides, dilation):
         return conv_numpy(x, w, padding, strides, dilation)

@@ -1,0 +1,131 @@
+"""tanh and sigmoid of the numpy reference through torch's vectorized kernels (``reference/mathlib.py``).
+
+They must be as accurate as numpy's, leave small arrays (and so small checks)
+to numpy without importing torch, and say clearly what is wrong with a bad
+``LSTMSPEC_REFERENCE_MATH``.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import lstmspec
+from lstmspec.errors import ConfigError, LookupFailed
+from lstmspec.reference import mathlib
+from lstmspec.reference.backends import NumpyBackend
+from lstmspec.reference.program import run_reference
+
+torch = pytest.importorskip("torch")
+
+
+def _arguments() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    wide = np.geomspace(1e-300, 800.0, 100_000)
+    return np.concatenate([wide, -wide, rng.standard_normal(100_000) * 3, rng.uniform(-0.6, 0.6, 100_000),
+                           [0.0, -0.0, 5e-324, np.inf, -np.inf]])
+
+
+def _ulps(values: np.ndarray, exact: np.ndarray) -> float:
+    """Largest error in units of the last place of the float64 result, against long double."""
+    spacing = np.spacing(exact.astype(np.float64)).astype(np.longdouble)
+    keep = np.isfinite(exact) & (np.abs(exact) > 1e-300)
+    return float(np.max(np.abs(values.astype(np.longdouble)[keep] - exact[keep]) / spacing[keep]))
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).nmant < 60, reason="needs x87 long double for the exact values")
+def test_torch_tanh_and_sigmoid_are_as_accurate_as_numpy():
+    x = _arguments()
+    exact_tanh = np.tanh(x.astype(np.longdouble))
+    with np.errstate(over="ignore"):
+        exact_sigmoid = 1 / (1 + np.exp(-x.astype(np.longdouble)))
+    fast, plain = mathlib.ReferenceMath("torch"), mathlib.ReferenceMath("numpy")
+    assert _ulps(fast.tanh(x), exact_tanh) <= 1.0, "SLEEF's tanh promises 1 ulp"
+    assert _ulps(plain.tanh(x), exact_tanh) <= 1.5
+    with np.errstate(over="ignore"):
+        plain_sigmoid = plain.sigmoid(x)
+    fast_sigmoid = fast.sigmoid(x)
+    assert _ulps(fast_sigmoid, exact_sigmoid) <= 2.5  # the textbook formula's rounding, both ways
+    assert _ulps(plain_sigmoid, exact_sigmoid) <= 2.5
+    special = x[-5:]
+    np.testing.assert_array_equal(fast.tanh(np.tile(special, 1000))[:5], np.tanh(special))
+    assert np.signbit(fast.tanh(np.full(mathlib.SMALL, -0.0))).all(), "tanh(-0) is -0"
+
+
+@pytest.mark.parametrize("make", [
+    lambda a: a,
+    lambda a: a[..., 16:32],  # a gate of the fused sum
+    lambda a: a[::-1, :, :, :16],  # negative strides
+    lambda a: np.asfortranarray(a[0]),
+])
+def test_any_layout_gives_a_fresh_contiguous_result_and_leaves_the_argument(make):
+    x = make(np.random.default_rng(1).standard_normal((8, 16, 16, 64)) * 3)
+    before = x.copy()
+    for name in ("tanh", "sigmoid"):
+        got = getattr(mathlib.ReferenceMath("torch"), name)(x)
+        want = getattr(mathlib.ReferenceMath("numpy"), name)(x)
+        assert got.shape == x.shape and got.flags.c_contiguous and not np.shares_memory(got, x)
+        np.testing.assert_allclose(got, want, rtol=4e-16, atol=0)
+        np.testing.assert_array_equal(x, before)
+
+
+def test_read_only_arguments_give_no_warning():
+    x = np.random.default_rng(2).standard_normal(3 * mathlib.SMALL)
+    x.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(mathlib.ReferenceMath("torch").tanh(x), np.tanh(x), rtol=4e-16)
+
+
+def test_small_arrays_go_through_numpy_bitwise():
+    x = np.random.default_rng(3).standard_normal(mathlib.SMALL - 1)
+    fast = mathlib.ReferenceMath("torch")
+    np.testing.assert_array_equal(fast.tanh(x), np.tanh(x))
+    np.testing.assert_array_equal(fast.sigmoid(x), 1.0 / (1.0 + np.exp(-x)))
+
+
+def test_reference_through_torch_agrees_with_numpy_only_to_rounding():
+    spec = lstmspec.load_spec("convlstm2d")
+    dims = dict(batch=2, time=3, rows=24, cols=20, channels=3, filters=16)  # 7680 numbers per gate
+    config = {"padding": "same"}
+    rng = np.random.default_rng(4)
+    params = spec.random_params(config, rng, **dims)
+    x, state = spec.random_inputs(config, rng, **dims)
+    fast_y, fast_final = run_reference(spec, x, state, params, config, backend=NumpyBackend(math="torch"))
+    y, final = run_reference(spec, x, state, params, config, backend=NumpyBackend(math="numpy"))
+    assert not np.array_equal(fast_y, y), "torch was not used: the test needs arrays of SMALL numbers or more"
+    np.testing.assert_allclose(fast_y, y, rtol=0, atol=1e-14)
+    for key in final:
+        np.testing.assert_allclose(fast_final[key], final[key], rtol=0, atol=1e-14)
+
+
+def test_an_unknown_choice_lists_the_choices(monkeypatch):
+    monkeypatch.setenv(mathlib.ENV, "sleef")
+    with pytest.raises(LookupFailed) as err:
+        NumpyBackend()
+    for choice in ("auto", "numpy", "torch"):
+        assert choice in str(err.value)
+
+
+def test_torch_required_but_missing_is_a_config_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` raise ImportError
+    fast = mathlib.ReferenceMath("torch")
+    with pytest.raises(ConfigError, match="LSTMSPEC_REFERENCE_MATH=torch"):
+        fast.tanh(np.zeros(mathlib.SMALL))
+    auto = mathlib.ReferenceMath("auto")
+    x = np.linspace(-3, 3, mathlib.SMALL)
+    np.testing.assert_array_equal(auto.tanh(x), np.tanh(x))  # auto falls back to numpy
+    assert auto.describe().startswith("numpy")
+
+
+def test_a_small_check_does_not_import_torch():
+    code = ("import sys, numpy as np, lstmspec; s = lstmspec.load_spec('convlstm2d'); "
+            "p = s.random_params(); x, st = s.random_inputs(); s.reference(x, st, p); "
+            "print('torch' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != mathlib.ENV}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "False"
