@@ -75,3 +75,21 @@ def test_fused_sums_are_bitwise_the_per_gate_sums(monkeypatch, name, config, dim
     np.testing.assert_array_equal(fused_y, y)
     for key in final:
         np.testing.assert_array_equal(fused_final[key], final[key])
+
+
+@pytest.mark.parametrize("kernel, strides, dilation, padding", [
+    ((3, 3), (1, 1), (1, 1), "same"),  # the ConvLSTM2D recurrent conv
+    ((2, 3), (1, 2), (2, 1), "valid"),  # even kernel, strides and dilation on the other axis
+    ((3, 2, 2), (1, 1, 2), (1, 2, 1), "same"),  # 3-D
+])
+def test_first_axis_split_equals_one_gemm_to_rounding_and_in_chunks(monkeypatch, kernel, strides, dilation, padding):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3, 2) + (9, 8, 7)[:len(kernel)] + (16,))
+    w = rng.standard_normal(kernel + (16, 5))
+    split = conv.conv_numpy(x, w, padding, strides, dilation)
+    monkeypatch.setattr(conv, "_IM2COL_BYTES", 20000)
+    np.testing.assert_array_equal(conv.conv_numpy(x, w, padding, strides, dilation), split)
+    monkeypatch.setattr(conv, "_SPLIT_MIN_ROW", 10**9)  # one GEMM over whole patches
+    whole = conv.conv_numpy(x, w, padding, strides, dilation)
+    np.testing.assert_allclose(split, whole, rtol=0, atol=1e-13)
+    assert not np.array_equal(split, whole), "the split path did not run: the test no longer covers it"
