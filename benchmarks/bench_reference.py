@@ -50,6 +50,7 @@ import numpy as np  # noqa: E402
 import lstmspec  # noqa: E402
 from lstmspec.bench.environment import ForeignLoad, core_speeds, device_name, slowed_cores  # noqa: E402
 from lstmspec.reference import blas  # noqa: E402
+from lstmspec.reference.backends import get_backend  # noqa: E402
 
 REFERENCE = "lstmspec reference"
 
@@ -308,6 +309,8 @@ def environment() -> dict[str, Any]:
         "numpy": np.__version__,
         "numpy OpenBLAS threads": blas.threads(),
         "lstmspec": lstmspec.__version__,
+        # what the reference's tanh and sigmoid of large arrays went through ($LSTMSPEC_REFERENCE_MATH)
+        "reference math": get_backend("numpy").math.summary(),
     }
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         if var in os.environ:
@@ -432,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         if k in env))
     print(f"CPU: {env['processor']}; numpy {env['numpy']}, torch {env.get('torch', '-')}, "
           f"tensorflow {env.get('tensorflow', '-')}, keras {env.get('keras', '-')}")
+    print(f"Reference tanh/sigmoid: {env['reference math']}")
     for name, cr in results["cases"].items():
         fl = cr["foreign_load"]
         if fl is not None:

@@ -45,6 +45,9 @@ def versions() -> dict[str, str]:
             except importlib.metadata.PackageNotFoundError:
                 continue
         out[name] = str(version) if version is not None else "not installed"
+    from ..reference.backends import get_backend
+
+    out["reference math"] = get_backend("numpy").math.summary()  # tanh/sigmoid of the oracle's large arrays
     torch = _torch()
     if torch is not None:
         out["cuda"] = str(torch.version.cuda) if torch.version.cuda else "none (CPU build of torch)"

@@ -185,6 +185,9 @@ def versions() -> dict[str, str]:
         module = sys.modules.get(name)
         if module is not None:
             out[name] = str(getattr(module, "__version__", "?"))
+    from ..reference.backends import get_backend
+
+    out["reference math"] = get_backend("numpy").math.summary()  # tanh/sigmoid of the oracle's large arrays
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
         out["cuda"] = str(torch.version.cuda)
