@@ -38,6 +38,9 @@ examples:
   lstmspec check --json out.json --report reports/ JSON (schema: lstmspec/report/SCHEMA.md) and Markdown
 
 exit codes: 0 everything conforms, 1 something does not or nothing ran (every case skipped), 2 usage or spec error, 130 interrupted
+
+environment: LSTMSPEC_REFERENCE_MATH=auto|numpy|torch picks what the float64 oracle's tanh and sigmoid of
+large arrays go through (auto: torch's vectorized kernels when importable, as accurate as numpy's)
 """
 
 

@@ -1,7 +1,7 @@
 """Compile a spec's equations into a fast program and run it over a sequence.
 
 The reference is derived from the equations, never written per layer, yet it
-must be about as fast as a hand-written loop. Three rewrites, all generic:
+must be about as fast as a hand-written loop. Five rewrites, all generic:
 
 1. **Hoisting.** A sub-expression that reads the input but no state
    (``x @ W_i``, ``conv(x, W_f)``) is computed once for all timesteps, with the
@@ -70,6 +70,7 @@ class _SumGroup:
         self.gid = gid
         self.form = form
         self.members: list[tuple[str, ...]] = []
+        self.evaluate: Callable[[Env], list[Any]] | None = None  # the fused step, set by Program._sum_group_fn
 
     def add(self, params: tuple[str, ...]) -> int:
         if params not in self.members:
