@@ -129,3 +129,18 @@ def test_a_small_check_does_not_import_torch():
     env = {k: v for k, v in os.environ.items() if k != mathlib.ENV}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("command", [
+    # every case is skipped on a CPU, so nothing runs the oracle: before, the error came only at the end
+    ["check", "lstm", "--framework", "torch", "--dtype", "tf32", "--json", "out.json"],
+    ["bench", "lstm", "--list"],
+])
+def test_a_bad_choice_stops_a_command_before_it_runs_anything(tmp_path, command):
+    env = {**os.environ, mathlib.ENV: "sleef"}
+    out = subprocess.run([sys.executable, "-m", "lstmspec", *command], capture_output=True, text=True, env=env,
+                         cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        f"lstmspec {command[0]}: error: unknown reference math ({mathlib.ENV}) 'sleef'; available: auto, numpy, torch"]
+    assert not (tmp_path / "out.json").exists()

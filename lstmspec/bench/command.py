@@ -131,6 +131,7 @@ def _command_line(args: argparse.Namespace) -> str:
 def plan_runs(args: argparse.Namespace, notes: list[str]) -> list[Any]:
     """Validate the command line and make one BenchPlan per spec (nothing is timed yet)."""
     from ..check.cases import parse_case_key
+    from ..reference.backends import get_backend
     from ..spec.catalog import load_spec, shipped_names
     from .implementations import from_kernel, select
     from .runner import BenchPlan
@@ -150,6 +151,7 @@ def plan_runs(args: argparse.Namespace, notes: list[str]) -> list[Any]:
     suite = get_suite(args.suite or "standard")
     names = args.specs or list(suite.default_specs or shipped_names())
     specs = [(name, load_spec(name)) for name in names]
+    get_backend("numpy")  # a bad $LSTMSPEC_REFERENCE_MATH is reported before anything is timed
     wanted = _split(args.framework)
     plans = []
     for name, spec in specs:

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..reference import blas
+from ..reference.backends import get_backend
 
 #: Distributions whose versions a report records (first installed name wins).
 _DISTRIBUTIONS = {
@@ -45,8 +46,6 @@ def versions() -> dict[str, str]:
             except importlib.metadata.PackageNotFoundError:
                 continue
         out[name] = str(version) if version is not None else "not installed"
-    from ..reference.backends import get_backend
-
     out["reference math"] = get_backend("numpy").math.summary()  # tanh/sigmoid of the oracle's large arrays
     torch = _torch()
     if torch is not None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..reference.backends import get_backend
 from ..spec.catalog import load_spec, shipped_names
 from ..spec.model import Spec
 from .cases import Case, default_matrix, parse_case_key, select, shard
@@ -188,8 +189,6 @@ def versions() -> dict[str, str]:
         module = sys.modules.get(name)
         if module is not None:
             out[name] = str(getattr(module, "__version__", "?"))
-    from ..reference.backends import get_backend
-
     out["reference math"] = get_backend("numpy").math.summary()  # tanh/sigmoid of the oracle's large arrays
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
@@ -296,6 +295,7 @@ def build_plans(args: argparse.Namespace) -> tuple[list[Plan], list[Target], lis
     if args.kernel and not args.specs:
         raise ConfigError("--kernel needs the SPEC it implements, e.g. lstmspec check lstm --kernel my.py:lstm")
     specs = [load_spec(name) for name in names]  # a misspelt spec is reported before any framework import
+    get_backend("numpy")  # a bad $LSTMSPEC_REFERENCE_MATH is reported before anything runs, not at the end
     devices = _devices(args.device, notes)
     plans: list[Plan] = []
     kernels: list[Target] = []

@@ -70,7 +70,7 @@ class _SumGroup:
         self.gid = gid
         self.form = form
         self.members: list[tuple[str, ...]] = []
-        self.evaluate: Callable[[Env], list[Any]] | None = None  # the fused step, set by Program._sum_group_fn
+        self.evaluate: Callable[[Env], list[Any]] | None = None  # the fused step, set by Program._compile_sum_group
 
     def add(self, params: tuple[str, ...]) -> int:
         if params not in self.members:
@@ -183,9 +183,8 @@ class Program:
         group = self.sum_groups.get(key)
         if group is None:
             group = self.sum_groups[key] = _SumGroup(len(self.sum_groups), key)
-            evaluate = self._sum_group_fn(group, [self.is_dynamic(t) for _, t in terms])
-        else:
-            evaluate = group.evaluate
+            self._compile_sum_group(group, [self.is_dynamic(t) for _, t in terms])
+        evaluate = group.evaluate
         index, cache_key = group.add(tuple(params)), ("sum", group.gid)
 
         def member(env: Env) -> Any:
@@ -197,8 +196,8 @@ class Program:
 
         return member
 
-    def _sum_group_fn(self, group: _SumGroup, dynamic: list[bool]) -> Callable[[Env], list[Any]]:
-        """The group's step: hoisted terms (one array for all steps) plus the fused products that read a state."""
+    def _compile_sum_group(self, group: _SumGroup, dynamic: list[bool]) -> None:
+        """Set the group's step: hoisted terms (one array for all steps) plus the fused products that read a state."""
         be, gid = self.be, group.gid
 
         def term_fn(j: int, mode: str) -> Fn:
@@ -236,7 +235,6 @@ class Program:
             return be.split(total, [env[m[0]].shape[-1] for m in group.members])
 
         group.evaluate = evaluate
-        return evaluate
 
     def _regroup_sum(self, node: BinOp) -> Fn | None:
         """``x @ W_i + h @ U_i + b_i``: add the terms that read no state once, for all steps (4. below).
