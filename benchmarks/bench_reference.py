@@ -309,7 +309,7 @@ def environment() -> dict[str, Any]:
         "numpy": np.__version__,
         "numpy OpenBLAS threads": blas.threads(),
         "lstmspec": lstmspec.__version__,
-        # what the reference's tanh and sigmoid of large arrays went through ($LSTMSPEC_REFERENCE_MATH)
+        # what the reference's tanh, sigmoid and GEMMs of large arrays went through ($LSTMSPEC_REFERENCE_MATH)
         "reference math": get_backend("numpy").math.summary(),
     }
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -435,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         if k in env))
     print(f"CPU: {env['processor']}; numpy {env['numpy']}, torch {env.get('torch', '-')}, "
           f"tensorflow {env.get('tensorflow', '-')}, keras {env.get('keras', '-')}")
-    print(f"Reference tanh/sigmoid: {env['reference math']}")
+    print(f"Reference math: {env['reference math']}")
     for name, cr in results["cases"].items():
         fl = cr["foreign_load"]
         if fl is not None:

@@ -1,8 +1,8 @@
-"""tanh and sigmoid of the numpy reference through torch's vectorized kernels (``reference/mathlib.py``).
+"""tanh, sigmoid and GEMMs of the numpy reference through torch's kernels (``reference/mathlib.py``).
 
 They must be as accurate as numpy's, leave small arrays (and so small checks)
-to numpy without importing torch, and say clearly what is wrong with a bad
-``LSTMSPEC_REFERENCE_MATH``.
+to numpy without importing torch, leave torch's thread count as they found it,
+and say clearly what is wrong with a bad ``LSTMSPEC_REFERENCE_MATH``.
 """
 from __future__ import annotations
 
@@ -119,7 +119,7 @@ def test_torch_required_but_missing_is_a_config_error(monkeypatch):
     auto = mathlib.ReferenceMath("auto")
     x = np.linspace(-3, 3, mathlib.SMALL)
     np.testing.assert_array_equal(auto.tanh(x), np.tanh(x))  # auto falls back to numpy
-    assert auto.describe().startswith("numpy")
+    assert auto.describe().startswith("tanh/sigmoid numpy") and "GEMM numpy" in auto.describe()
 
 
 def test_a_small_check_does_not_import_torch():
@@ -144,3 +144,98 @@ def test_a_bad_choice_stops_a_command_before_it_runs_anything(tmp_path, command)
     assert out.stderr.strip().splitlines() == [
         f"lstmspec {command[0]}: error: unknown reference math ({mathlib.ENV}) 'sleef'; available: auto, numpy, torch"]
     assert not (tmp_path / "out.json").exists()
+
+
+def _count_torch_gemms(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    real = mathlib.ReferenceMath._torch_gemm
+
+    def counting(torch, out, a, b, accumulate):
+        calls.append(1)
+        real(torch, out, a, b, accumulate)
+
+    monkeypatch.setattr(mathlib.ReferenceMath, "_torch_gemm", staticmethod(counting))
+    return calls
+
+
+@pytest.mark.parametrize("make", [
+    lambda c: c[0, :, :48],  # a matrix
+    lambda c: c[:, :700, :48].copy(),  # leading axes, contiguous: one GEMM
+    lambda c: c[:, 64:764, :48],  # a slice of every leading row (the split conv's operand): row by row
+])
+def test_gemms_through_torch_match_numpy_to_rounding(monkeypatch, make):
+    calls = _count_torch_gemms(monkeypatch)
+    rng = np.random.default_rng(5)
+    a = make(rng.standard_normal((3, 1024, 64)))
+    w = rng.standard_normal((48, 320))
+    fast = mathlib.ReferenceMath("torch")
+    got = fast.matmul(a, w)
+    want = a @ w
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-13)
+    total = want.copy()
+    fast.matmul_add(total, a, w)  # out += a @ w, in the GEMM
+    np.testing.assert_allclose(total, 2 * want, rtol=0, atol=2e-13)
+    assert len(calls) == 2, "the GEMMs did not go through torch"
+
+
+@pytest.mark.parametrize("make", [
+    lambda a: a[::-1],  # negative strides: torch.from_numpy refuses them
+    lambda a: a.astype(np.float32),
+    lambda a: a[:4],  # too small to pay torch's overhead
+    # four axes, not one matrix in memory (the row-by-row path takes three)
+    lambda a: np.lib.stride_tricks.as_strided(a, (2, 16, 64, 48), (0, 64 * a.strides[0]) + a.strides),
+])
+def test_gemms_torch_cannot_take_as_they_are_stay_in_numpy(monkeypatch, make):
+    calls = _count_torch_gemms(monkeypatch)
+    rng = np.random.default_rng(6)
+    a = make(rng.standard_normal((1024, 48)))
+    w = rng.standard_normal((48, 512))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = mathlib.ReferenceMath("torch").matmul(a, w)
+    np.testing.assert_array_equal(got, a @ w)
+    assert calls == []
+
+
+def test_read_only_gemm_operands_give_no_warning_and_the_numpy_result():
+    a = np.random.default_rng(7).standard_normal((256, 256))
+    a.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(mathlib.ReferenceMath("torch").matmul(a, a), a @ a)
+
+
+def test_auto_takes_torch_gemms_only_where_they_were_faster():
+    assert mathlib.mkl_on_intel(torch, "GenuineIntel") == torch.backends.mkl.is_available()
+    assert not mathlib.mkl_on_intel(torch, "AuthenticAMD"), "MKL's GEMM was slower than OpenBLAS on an AMD CPU"
+    assert not mathlib.mkl_on_intel(torch, "")
+    assert mathlib.ReferenceMath("numpy").gemm_torch() is None
+    assert mathlib.ReferenceMath("torch").gemm_torch() is torch
+
+
+def test_sharded_reference_leaves_torch_thread_counts_as_they_were():
+    import threading
+
+    from lstmspec.reference import blas
+
+    if blas.threads() is None or blas.usable_cores() < 2:
+        pytest.skip("batch shards need two cores and numpy's bundled OpenBLAS")
+    spec = lstmspec.load_spec("convlstm2d")
+    dims = dict(batch=4, time=2, rows=32, cols=32, channels=8, filters=16)
+    rng = np.random.default_rng(8)
+    params = spec.random_params({}, rng, **dims)
+    x, state = spec.random_inputs({}, rng, **dims)
+    saved_blas, saved_torch = blas.threads(), torch.get_num_threads()
+    blas.set_threads(2)  # earlier tests may have left it at 1 (check --jobs limits its own process)
+    torch.set_num_threads(2)
+    try:
+        run_reference(spec, x, state, params, {}, backend=NumpyBackend(math="torch"))
+        assert torch.get_num_threads() == 2, "the calling thread was left at one torch thread"
+        seen: list[int] = []
+        fresh = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+        fresh.start()
+        fresh.join()
+        assert seen == [2], "threads that start torch later would start from one thread"
+    finally:
+        blas.set_threads(saved_blas)
+        torch.set_num_threads(saved_torch)

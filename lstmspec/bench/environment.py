@@ -46,7 +46,7 @@ def versions() -> dict[str, str]:
             except importlib.metadata.PackageNotFoundError:
                 continue
         out[name] = str(version) if version is not None else "not installed"
-    out["reference math"] = get_backend("numpy").math.summary()  # tanh/sigmoid of the oracle's large arrays
+    out["reference math"] = get_backend("numpy").math.summary()  # tanh/sigmoid/GEMMs of the oracle's large arrays
     torch = _torch()
     if torch is not None:
         out["cuda"] = str(torch.version.cuda) if torch.version.cuda else "none (CPU build of torch)"

@@ -40,8 +40,9 @@ examples:
 
 exit codes: 0 everything conforms, 1 something does not or nothing ran (every case skipped), 2 usage or spec error, 130 interrupted
 
-environment: LSTMSPEC_REFERENCE_MATH=auto|numpy|torch picks what the float64 oracle's tanh and sigmoid of
-large arrays go through (auto: torch's vectorized kernels when importable, as accurate as numpy's)
+environment: LSTMSPEC_REFERENCE_MATH=auto|numpy|torch picks what the float64 oracle's tanh, sigmoid and
+GEMMs of large arrays go through (auto: torch's vectorized kernels when importable, as accurate as numpy's;
+GEMMs through torch's MKL only on an Intel CPU, where it was faster than numpy's OpenBLAS)
 """
 
 
@@ -189,7 +190,7 @@ def versions() -> dict[str, str]:
         module = sys.modules.get(name)
         if module is not None:
             out[name] = str(getattr(module, "__version__", "?"))
-    out["reference math"] = get_backend("numpy").math.summary()  # tanh/sigmoid of the oracle's large arrays
+    out["reference math"] = get_backend("numpy").math.summary()  # tanh/sigmoid/GEMMs of the oracle's large arrays
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
         out["cuda"] = str(torch.version.cuda)

@@ -20,6 +20,7 @@ order of a sequential run, so reports do not depend on ``--jobs``.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import queue
 import sys
 import traceback
@@ -51,6 +52,8 @@ def limit_threads(jobs: int) -> None:
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(share)
+    else:  # the oracle may import it later for its GEMMs (reference/mathlib.py): it reads these then
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(share)
     tf = sys.modules.get("tensorflow")
     if tf is not None:
         try:

@@ -32,6 +32,10 @@ class Backend:
     def activation(self, name: str) -> Callable[[Any], Any]:
         return self.activations[name]
 
+    def matmul(self, a: Any, b: Any) -> Any:
+        """``a @ b``: the library's own operator unless the backend routes GEMMs elsewhere."""
+        return a @ b
+
     def conv(self, x: Any, w: Any, padding: str, strides: Sequence[int], dilation: Sequence[int]) -> Any:
         raise NotImplementedError
 
@@ -75,7 +79,8 @@ class Backend:
 
 class NumpyBackend(Backend):
     """float64 numpy: the oracle. tanh and sigmoid of large arrays may go through torch's
-    vectorized kernels, as accurate as numpy's and 2-4x faster (``mathlib.py``);
+    vectorized kernels, as accurate as numpy's and 2-4x faster, and GEMMs through torch's MKL
+    on an Intel CPU (``mathlib.py``);
     ``math`` is a choice of ``mathlib.CHOICES``, by default ``$LSTMSPEC_REFERENCE_MATH`` or auto."""
 
     name = "numpy"
@@ -99,8 +104,11 @@ class NumpyBackend(Backend):
     def key(self) -> tuple:
         return (self.name, self.math.choice)
 
+    def matmul(self, a, b):
+        return self.math.matmul(a, b)
+
     def conv(self, x, w, padding, strides, dilation):
-        return conv_numpy(x, w, padding, strides, dilation)
+        return conv_numpy(x, w, padding, strides, dilation, self.math)
 
     def concat(self, arrays):
         return np.concatenate(arrays, axis=-1)

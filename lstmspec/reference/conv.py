@@ -16,6 +16,9 @@ from typing import Any
 import numpy as np
 
 from ..expr.dims import conv_output_size, same_padding
+from .mathlib import ReferenceMath
+
+_NUMPY = ReferenceMath("numpy")
 
 
 def _pads(spatial: Sequence[int], kernel: Sequence[int], padding: str, strides: Sequence[int], dilation: Sequence[int]):
@@ -32,7 +35,8 @@ _SPLIT_MIN_ROW = 32
 
 
 def conv_numpy(
-    x: np.ndarray, w: np.ndarray, padding: str, strides: Sequence[int], dilation: Sequence[int]
+    x: np.ndarray, w: np.ndarray, padding: str, strides: Sequence[int], dilation: Sequence[int],
+    math: ReferenceMath = _NUMPY,
 ) -> np.ndarray:
     """im2col: gather every kernel offset's window into one contiguous patch
     matrix, then one GEMM with the flattened kernel; no Python loop over pixels.
@@ -51,7 +55,7 @@ def conv_numpy(
     first axis, hold every offset's rows as a contiguous slice, so one GEMM per
     offset reads them in place and the results are added (``_SPLIT_MIN_ROW``).
     The sum then runs in another order than one GEMM's: results differ in the
-    last bits.
+    last bits. ``math`` runs the GEMMs (numpy's matmul, or torch's, see ``mathlib.py``).
     """
     n = w.ndim - 2
     lead = x.ndim - n - 1
@@ -77,9 +81,10 @@ def conv_numpy(
         part = x[start:start + chunk]
         cols = _patches(part, kernel, strides, dilation, gathered, first, dtype)
         if split:
-            flat = _split_gemm(cols.reshape(part.shape[0], -1, flat_w.shape[-2]), flat_w, out_sizes, dilation[0])
+            flat = _split_gemm(cols.reshape(part.shape[0], -1, flat_w.shape[-2]), flat_w, out_sizes, dilation[0],
+                               math)
         else:
-            flat = cols.reshape(-1, flat_w.shape[0]) @ flat_w
+            flat = math.matmul(cols.reshape(-1, flat_w.shape[0]), flat_w)
         if out is None:  # one chunk: the product is the result, no copy
             return flat.reshape(lead_shape + out_sizes + (filters,))
         out[start:start + chunk] = flat.reshape((part.shape[0],) + out_sizes + (filters,))
@@ -110,7 +115,8 @@ def _patches(part: np.ndarray, kernel: Sequence[int], strides: Sequence[int], di
     return cols
 
 
-def _split_gemm(cols: np.ndarray, flat_w: np.ndarray, out_sizes: tuple[int, ...], gap: int) -> np.ndarray:
+def _split_gemm(cols: np.ndarray, flat_w: np.ndarray, out_sizes: tuple[int, ...], gap: int,
+                math: ReferenceMath) -> np.ndarray:
     """Sum over the first kernel axis's offsets of (rows along it, slid by the offset) @ that offset's kernel.
 
     ``cols`` is ``(rows, padded_0 * rest, K)``; each offset's operand is a
@@ -118,12 +124,10 @@ def _split_gemm(cols: np.ndarray, flat_w: np.ndarray, out_sizes: tuple[int, ...]
     """
     rest = prod(out_sizes[1:])
     size = out_sizes[0] * rest
-    out = cols[:, 0:size] @ flat_w[0]
-    term = np.empty_like(out)
+    out = math.matmul(cols[:, 0:size], flat_w[0])
     for k in range(1, flat_w.shape[0]):
         offset = k * gap * rest
-        np.matmul(cols[:, offset:offset + size], flat_w[k], out=term)
-        out += term
+        math.matmul_add(out, cols[:, offset:offset + size], flat_w[k])
     return out
 
 

@@ -1,4 +1,4 @@
-"""Where the numpy reference's tanh and sigmoid come from: numpy, or torch's vectorized CPU kernels.
+"""Where the numpy reference's tanh, sigmoid and GEMMs run: numpy, or torch's CPU kernels.
 
 numpy has no vectorized float64 tanh below AVX-512: ``np.tanh`` calls libm
 once per number, 36 ns on an AVX2 core, and the two tanh of a ConvLSTM step
@@ -12,14 +12,23 @@ from 1e-300 to 800, both signs: tanh is within 0.75 ulp through torch and
 formula's rounding. So the oracle loses nothing, but its results may differ
 from a numpy-only run in the last bit or two.
 
+GEMMs (``h @ U``, a convolution's patch product) go through torch, and with
+it Intel's MKL, on an Intel CPU: there MKL's float64 GEMM ran the reference's
+shapes at 55-74 GFLOP/s against numpy's OpenBLAS at 32-59 (16 x 256 x 1024:
+55 against 32), and the whole reference 16-26% faster. On an AMD CPU MKL was
+slower than OpenBLAS, so numpy keeps them there. A GEMM sums in another order
+in each library: results differ in the last bits, within the same error bound.
+
 ``LSTMSPEC_REFERENCE_MATH`` chooses:
 
-* ``auto`` (the default): torch when it can be imported, else numpy;
-* ``numpy``: numpy only, bitwise the textbook formulas;
-* ``torch``: torch, and an error when it cannot be imported.
+* ``auto`` (the default): torch for tanh and sigmoid when it can be imported,
+  and for GEMMs too when torch has MKL and the CPU is Intel's; else numpy;
+* ``numpy``: numpy only, bitwise the textbook formulas and numpy's matmul;
+* ``torch``: torch for all three, and an error when it cannot be imported.
 
-Arrays under ``SMALL`` numbers always go through numpy: there torch's per-call
-overhead eats the gain, and a check of small cases never pays torch's import.
+Arrays under ``SMALL`` numbers, and GEMMs under ``SMALL_GEMM`` multiply-adds,
+always go through numpy: there torch's per-call overhead eats the gain, and a
+check of small cases never pays torch's import.
 """
 from __future__ import annotations
 
@@ -39,6 +48,9 @@ SMALL = 1 << 12
 #: (``at::internal::GRAIN_SIZE``); smaller pieces run in the calling thread, so
 #: the reference's batch shards (``shards.py``) stay one thread per core.
 CHUNK = 1 << 14
+#: a GEMM of fewer multiply-adds than this stays in numpy: torch's per-call overhead (two
+#: from_numpy and a dispatch, 6 us) made 16 x 64 x 256 slower, 32 x 64 x 256 was faster
+SMALL_GEMM = 1 << 19
 
 
 def numpy_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -54,41 +66,66 @@ def numpy_sigmoid(x: np.ndarray) -> np.ndarray:
     return np.reciprocal(out, out=out)
 
 
-def _no_torch() -> Any:
-    return None
+def _cpu_vendor() -> str:
+    """The CPU's vendor id (``GenuineIntel``, ``AuthenticAMD``), or "" where the OS does not say."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("vendor_id"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return ""
 
 
-def _torch_if_importable() -> Any:
+def mkl_on_intel(torch: Any, vendor: str | None = None) -> bool:
+    """Whether torch's float64 GEMM is MKL's on an Intel CPU: the case where it beat numpy's OpenBLAS."""
+    has_mkl = bool(getattr(getattr(torch, "backends", None), "mkl", None) and torch.backends.mkl.is_available())
+    return has_mkl and (vendor if vendor is not None else _cpu_vendor()) == "GenuineIntel"
+
+
+def _no_torch() -> tuple[Any, bool]:
+    return None, False
+
+
+def _torch_if_importable() -> tuple[Any, bool]:
     try:
         import torch
     except ImportError:
-        return None
-    return torch
+        return None, False
+    return torch, mkl_on_intel(torch)
 
 
-def _torch_required() -> Any:
+def _torch_required() -> tuple[Any, bool]:
     try:
         import torch
     except ImportError as err:
         raise ConfigError(f"{ENV}=torch, but torch cannot be imported ({err}); "
                           f"install lstmspec[torch] or set {ENV}=numpy") from None
-    return torch
+    return torch, True
 
 
-#: each choice of ``LSTMSPEC_REFERENCE_MATH``: a loader giving the torch module, or None for numpy
-CHOICES: Registry[Callable[[], Any]] = Registry(f"reference math ({ENV})")
+#: each choice of ``LSTMSPEC_REFERENCE_MATH``: a loader giving (the torch module or None, whether GEMMs use it)
+CHOICES: Registry[Callable[[], tuple[Any, bool]]] = Registry(f"reference math ({ENV})")
 CHOICES.register("auto", _torch_if_importable)
 CHOICES.register("numpy", _no_torch)
 CHOICES.register("torch", _torch_required)
 
 
+def _torch_readable(*arrays: np.ndarray) -> bool:
+    """Whether torch.from_numpy takes these as they are: float64, writeable (it warns on read-only
+    arrays, though it only reads them), no negative strides (a flipped view)."""
+    return all(a.dtype == np.float64 and a.flags.writeable and min(a.strides, default=0) >= 0 for a in arrays)
+
+
 class ReferenceMath:
-    """tanh and sigmoid of float64 arrays, large ones through torch when the choice allows."""
+    """tanh, sigmoid and GEMMs of float64 arrays, large ones through torch when the choice allows."""
 
     def __init__(self, choice: str | None = None) -> None:
         self.choice = choice if choice is not None else os.environ.get(ENV, "auto")
         self._load = CHOICES.get(self.choice)
         self._torch: Any = None
+        self._gemm_torch = False
         self._resolved = False
         self._lock = threading.Lock()
 
@@ -97,22 +134,70 @@ class ReferenceMath:
         if not self._resolved:
             with self._lock:
                 if not self._resolved:
-                    self._torch = self._load()
+                    self._torch, self._gemm_torch = self._load()
                     self._resolved = True
         return self._torch
 
+    def gemm_torch(self) -> Any:
+        """The torch module large GEMMs go through, or None (numpy's matmul)."""
+        torch = self.torch()
+        return torch if self._gemm_torch else None
+
     def describe(self) -> str:
         """What large arrays go through, for reports (imports torch when the choice allows it)."""
+        from . import blas
+
         torch = self.torch()
+        numpy_gemm = f"GEMM numpy {np.__version__}" + (f" (OpenBLAS {blas.corename()})" if blas.corename() else "")
         if torch is None:
-            return f"numpy {np.__version__}"
-        return f"torch {torch.__version__} ({torch.backends.cpu.get_cpu_capability()})"
+            return f"tanh/sigmoid numpy {np.__version__}; {numpy_gemm}"
+        gemm = f"GEMM torch ({'MKL' if torch.backends.mkl.is_available() else 'its BLAS'})" if self._gemm_torch \
+            else numpy_gemm
+        return f"tanh/sigmoid torch {torch.__version__} ({torch.backends.cpu.get_cpu_capability()}); {gemm}"
 
     def summary(self) -> str:
-        """What tanh and sigmoid of large arrays went through so far, for reports; imports nothing."""
+        """What tanh, sigmoid and GEMMs of large arrays went through so far, for reports; imports nothing."""
         if self._resolved or self.choice == "numpy":
             return self.describe()
-        return f"numpy {np.__version__} (no array of {SMALL} numbers or more yet)"
+        return f"numpy {np.__version__} (no array of {SMALL} numbers or GEMM of {SMALL_GEMM} multiply-adds yet)"
+
+    def matmul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``a @ b`` for ``a`` of any leading axes and a matrix ``b``."""
+        torch = self._gemm_for(a, b)
+        if torch is None:
+            return a @ b
+        out = np.empty(a.shape[:-1] + b.shape[-1:])
+        self._torch_gemm(torch, out, a, b, accumulate=False)
+        return out
+
+    def matmul_add(self, out: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+        """``out += a @ b`` in place (torch: in the GEMM itself, beta = 1)."""
+        torch = self._gemm_for(a, b)
+        if torch is None or not _torch_readable(out) or not out.flags.c_contiguous:
+            out += a @ b
+        else:
+            self._torch_gemm(torch, out, a, b, accumulate=True)
+
+    def _gemm_for(self, a: np.ndarray, b: np.ndarray) -> Any:
+        """torch when this GEMM goes through it: large, a matrix on the right, operands torch can read."""
+        if (b.ndim != 2 or a.ndim < 2 or a.size * b.shape[-1] < SMALL_GEMM or self.choice == "numpy"
+                or not (a.ndim <= 3 or a.flags.c_contiguous) or not _torch_readable(a, b)):
+            return None
+        return self.gemm_torch()
+
+    @staticmethod
+    def _torch_gemm(torch: Any, out: np.ndarray, a: np.ndarray, b: np.ndarray, accumulate: bool) -> None:
+        # torch.matmul would copy a 3-d operand that is not one matrix in memory (a slice of
+        # every batch row): such a one is multiplied row by row instead, each row a strided matrix
+        if a.ndim > 2 and a.flags.c_contiguous:
+            a, out = a.reshape(-1, a.shape[-1]), out.reshape(-1, out.shape[-1])
+        a_t, b_t, out_t = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
+        pairs = [(a_t, out_t)] if a.ndim == 2 else list(zip(a_t, out_t))
+        for left, into in pairs:
+            if accumulate:
+                into.addmm_(left, b_t)
+            else:
+                torch.mm(left, b_t, out=into)
 
     def tanh(self, x: np.ndarray) -> np.ndarray:
         return self._apply("tanh", x, np.tanh)

@@ -143,7 +143,8 @@ class Program:
                 return lambda env: left(env) - right(env)
             if op == "*":
                 return lambda env: left(env) * right(env)
-            return lambda env: left(env) @ right(env)
+            matmul = self.be.matmul
+            return lambda env: matmul(left(env), right(env))
         if isinstance(node, Call):
             return self.compile_call(node, mode)
         raise TypeError(f"cannot compile {type(node).__name__}")  # the parser allows nothing else
@@ -206,7 +207,7 @@ class Program:
             if kind == "param":
                 return lambda env: env[_WEIGHTS][weights_key]
             left = self.compile(left_node, mode)
-            product = (lambda a, w: a @ w) if kind == "matmul" else self._conv_fn(options)
+            product = be.matmul if kind == "matmul" else self._conv_fn(options)
             return lambda env: product(left(env), env[_WEIGHTS][weights_key])
 
         static = [(group.form[j][0], term_fn(j, "seq")) for j, d in enumerate(dynamic) if not d]
@@ -299,7 +300,7 @@ class Program:
         if param not in group.params:
             group.params.append(param)
         index, gid, be = group.params.index(param), group.gid, self.be
-        product = (lambda a, w: a @ w) if kind == "matmul" else self._conv_fn(options)
+        product = be.matmul if kind == "matmul" else self._conv_fn(options)
 
         def member(env: Env) -> Any:
             cache = env[_FUSED]

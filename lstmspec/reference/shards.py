@@ -12,8 +12,9 @@ or threadpoolctl turn it off and ``check --jobs`` helpers get their share;
 never more than the batch or the usable cores. How many shards: as many as
 the work allows, each keeping ``MIN_SHARD_ELEMENTS`` state numbers per step
 (below that a step is mostly Python and threads only contend for the GIL).
-BLAS runs one thread per shard meanwhile. Where numpy's BLAS thread count is
-unknown (not its bundled OpenBLAS), nothing is sharded.
+BLAS runs one thread per shard meanwhile (numpy's OpenBLAS, and torch's
+MKL where the GEMMs go through torch, ``mathlib.py``). Where numpy's BLAS
+thread count is unknown (not its bundled OpenBLAS), nothing is sharded.
 """
 from __future__ import annotations
 
@@ -87,9 +88,12 @@ def run_sharded(run: Run, x: np.ndarray, state: Mapping[str, np.ndarray], params
     pieces = [(x[a:b], {k: v[a:b] for k, v in state.items()}) for a, b in zip(bounds[:-1], bounds[1:])]
     results: list[Any] = [None] * shards
     turns = count()  # next() on a count is atomic under the GIL
+    caller = threading.current_thread()
     failed: list[BaseException] = []
 
     def work() -> None:
+        if threading.current_thread() is not caller:
+            blas.one_torch_thread_here()
         while not failed and (i := next(turns)) < shards:
             try:
                 results[i] = run(*pieces[i], params)
