@@ -15,7 +15,7 @@ from a numpy-only run in the last bit or two.
 GEMMs (``h @ U``, a convolution's patch product) go through torch, and with
 it Intel's MKL, on an Intel CPU: there MKL's float64 GEMM ran the reference's
 shapes at 55-74 GFLOP/s against numpy's OpenBLAS at 32-59 (16 x 256 x 1024:
-55 against 32), and the whole reference 16-26% faster. On an AMD CPU MKL was
+55 against 32), and the whole reference 8-17% faster. On an AMD CPU MKL was
 slower than OpenBLAS, so numpy keeps them there. A GEMM sums in another order
 in each library: results differ in the last bits, within the same error bound.
 
