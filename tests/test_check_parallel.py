@@ -126,3 +126,30 @@ def test_progress_without_a_terminal_prints_a_count_while_interleaved_groups_are
     assert lines[:2] == ["[1/4] 0 s, 0 failed so far", "[2/4] 0 s, 0 failed so far"]
     assert lines[2].startswith("[3/4] lstm | impl0 | cpu | float64: 2 passed, 0 failed, 0 skipped")
     assert lines[3].startswith("[4/4] lstm | impl1 | cpu | float64: 2 passed")
+
+
+def test_a_run_in_this_process_gives_its_thread_counts_back(tmp_path):
+    """--jobs gives each process its share of the cores; a caller in Python must get its own counts back."""
+    import torch
+
+    from lstmspec.cli import main
+    from lstmspec.reference import blas
+
+    if blas.threads() is None or blas.usable_cores() < 2:
+        pytest.skip("needs numpy's bundled OpenBLAS and two cores")
+    saved_blas, saved_torch = blas.threads(), torch.get_num_threads()
+    saved_env = {k: os.environ.pop(k, None) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    blas.set_threads(2)
+    torch.set_num_threads(2)
+    try:
+        out = tmp_path / "run.json"
+        assert main(["check", "lstm", "--framework", "torch", "--dtype", "float64", "--no-grad", "--jobs", "2",
+                     "--json", str(out), "-q"]) == 0
+        assert json.loads(out.read_text())["results"], "nothing ran"
+        assert blas.threads() == 2, "numpy's BLAS was left at its --jobs share"
+        assert torch.get_num_threads() == 2, "torch was left at its --jobs share"
+        assert "OMP_NUM_THREADS" not in os.environ and "MKL_NUM_THREADS" not in os.environ
+    finally:
+        blas.set_threads(saved_blas)
+        torch.set_num_threads(saved_torch)
+        os.environ.update({k: v for k, v in saved_env.items() if v is not None})

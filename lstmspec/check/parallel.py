@@ -25,6 +25,7 @@ import queue
 import sys
 import traceback
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ..reference import blas
@@ -45,6 +46,33 @@ def auto_jobs(plans: list[Plan], has_kernels: bool) -> int:
     return max(1, min(available_cpus(), MAX_AUTO_JOBS, sum(len(p.cases) for p in plans)))
 
 
+#: read by torch (OpenMP and MKL) when it is imported
+_THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextmanager
+def threads_limited(jobs: int) -> Iterator[None]:
+    """``limit_threads`` in the main process, for the run only: a caller in Python (a test, a notebook)
+    gets numpy's and torch's thread counts back. TensorFlow's cannot be changed once initialised."""
+    saved_blas = blas.threads()
+    torch = sys.modules.get("torch")
+    saved_torch = torch.get_num_threads() if torch is not None else None
+    saved_env = {name: os.environ.get(name) for name in _THREAD_ENV}
+    limit_threads(jobs)
+    try:
+        yield
+    finally:
+        if saved_blas is not None:
+            blas.set_threads(saved_blas)
+        if saved_torch is not None:
+            torch.set_num_threads(saved_torch)
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def limit_threads(jobs: int) -> None:
     """Give each of ``jobs`` processes its share of the cores (frameworks default to all of them)."""
     share = max(1, available_cpus() // jobs)
@@ -53,7 +81,8 @@ def limit_threads(jobs: int) -> None:
     if torch is not None:
         torch.set_num_threads(share)
     else:  # the oracle may import it later for its GEMMs (reference/mathlib.py): it reads these then
-        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(share)
+        for name in _THREAD_ENV:
+            os.environ[name] = str(share)
     tf = sys.modules.get("tensorflow")
     if tf is not None:
         try:
@@ -146,8 +175,11 @@ class Helpers:
 
     def run(self, plans: list[Plan], keep: Keep) -> list[str]:
         """Run the case matrix of ``plans`` here and in the helpers; return notes for the report."""
+        with threads_limited(self.jobs):
+            return self._run(plans, keep)
+
+    def _run(self, plans: list[Plan], keep: Keep) -> list[str]:
         todo = units(plans)
-        limit_threads(self.jobs)
         received: set[Order] = set()
         notes: list[str] = []
 
@@ -205,4 +237,4 @@ def _lost(plans: list[Plan], order: Order, exitcode: str) -> CaseResult:
                       spec_arg=plan.spec_arg, kind=target.kind)
 
 
-__all__ = ["Helpers", "auto_jobs", "run_unit", "units", "limit_threads", "available_cpus"]
+__all__ = ["Helpers", "auto_jobs", "run_unit", "units", "limit_threads", "threads_limited", "available_cpus"]
