@@ -27,7 +27,9 @@ Image mutants (the grid, mask, transform and output-equation variants of
 ``grid_catalogue``, ``conv_catalogue`` and ``catalogue``): before, "named 34 of 54"
 (none of the 15 image mutants; the lstm/convlstm2d count is unchanged); after,
 "named 48 of 54", every one as expected. Left: spatial_lstm's neighbourhood that
-includes the pixel (a different transform op).
+includes the pixel (a different transform op). With "strides applied to the recurrent
+convolution" (it shows where the strided recurrent conv is one pixel wide along an axis and
+broadcasts; elsewhere such a kernel raises): "named 49 of 54", every one as expected.
 The two precision mutants (a kernel computing in float32, a cell state buffer in float16 feeding
 h) are not named as a deviation, but the diagnosis says that every value they returned (c_T for
 the buffer) is exactly a float32 (float16) number: "not named, but said to return numbers of a
@@ -78,7 +80,8 @@ EXPECTED: dict[str, str | None] = {
     "half_kernel_padding_in_both_convs": EXTRA_FIRST,  # odd kernel, stride 2: k//2 each side = TF with the odd pad first
     "same_pad_stride_one_rule": EXTRA_FIRST,  # its first value failure is stride 2, where the two coincide,
     "true_convolution_flipped_kernel": "kernels flipped (convolution instead of cross-correlation)",
-    "recurrent_conv_with_input_strides": None,  # a shape error, or (2x1 state) a broadcast artifact
+    # a shape error, except where the strided recurrent conv is one pixel wide and broadcasts (2x1 state)
+    "recurrent_conv_with_input_strides": "strides applied to the recurrent convolution",
     "recurrent_conv_with_input_padding": None,  # valid shrinks h: a shape error
     "dilation_ignored": "dilation ignored",
     "dilation_in_recurrent_conv": "dilation applied to the recurrent convolution",

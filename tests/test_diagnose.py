@@ -209,10 +209,11 @@ def tf_pads(n, k, stride, dilation):
     return total // 2, total - total // 2
 
 
-def convlstm2d_stacked(*, swap_strides_dilation=False, first_dilation=False, reshape_kernels=False):
+def convlstm2d_stacked(*, swap_strides_dilation=False, first_dilation=False, reshape_kernels=False,
+                       recurrent_strides=False):
     """ConvLSTM2D on Keras-stacked kernels (k, k, in, 4*filters) with F.conv2d, one bug per keyword:
     strides and dilation passed the wrong way round, dilation[0] used for both axes, kernels turned into
-    PyTorch's (out, in, kr, kc) with reshape instead of permute."""
+    PyTorch's (out, in, kr, kc) with reshape instead of permute, the layer's strides on the recurrent conv."""
     def to_torch(w):
         return w.reshape(w.shape[3], w.shape[2], w.shape[0], w.shape[1]) if reshape_kernels else w.permute(3, 2, 0, 1)
 
@@ -233,7 +234,8 @@ def convlstm2d_stacked(*, swap_strides_dilation=False, first_dilation=False, res
             dilation = (dilation[0],) * 2
         h, c, ys = state["h"], state["c"], []
         for t in range(x.shape[1]):
-            z = conv(x[:, t], W, config["padding"], strides, dilation) + conv(h, U, "same", (1, 1), (1, 1)) + b
+            recurrent = conv(h, U, "same", strides if recurrent_strides else (1, 1), (1, 1))
+            z = conv(x[:, t], W, config["padding"], strides, dilation) + recurrent + b
             i, f, g, o = z.chunk(4, dim=-1)
             c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
             h = torch.sigmoid(o) * torch.tanh(c)
@@ -244,6 +246,7 @@ def convlstm2d_stacked(*, swap_strides_dilation=False, first_dilation=False, res
 
 
 DILATED = {"attrs": {"dilation": (2, 2)}, "dims": {"kernel_rows": 3, "kernel_cols": 3}}
+STRIDED_DILATED = {"attrs": {"dilation": (2, 2), "strides": (2, 2)}, "dims": {"kernel_rows": 3, "kernel_cols": 3}}
 
 
 # ---------------------------------------------------------------- the test kernels are right where they should be
@@ -295,6 +298,9 @@ def test_the_independent_kernels_conform_without_their_deviation(kernel, spec, c
     (convlstm2d_stacked(first_dilation=True), "convlstm2d", {"attrs": {"padding": "same", "dilation": (2, 1)}},
      "dilation of the first axis used for every axis"),
     (convlstm2d_stacked(reshape_kernels=True), "convlstm2d", {}, "kernels reshaped to (out, in, k...) instead of permuted"),
+    # 7x6 frames, 3x3 kernel dilated 2, strides 2: a 2x1 state, whose strided recurrent conv is 1x1 and broadcasts
+    (convlstm2d_stacked(recurrent_strides=True), "convlstm2d", STRIDED_DILATED,
+     "strides applied to the recurrent convolution"),
 ])
 def test_a_deviating_kernel_is_diagnosed_as_exactly_its_deviation(kernel, spec, case, name):
     found = diagnosis_of(kernel, spec, **case)
@@ -500,6 +506,7 @@ COVERAGE_CASES = [
     ("lstm", {"direction": "reverse"}, {}),
     ("convlstm2d", {"padding": "same", "dilation": (2, 1)}, {}),
     ("convlstm2d", {"dilation": (2, 2)}, {"kernel_rows": 3, "kernel_cols": 3}),
+    ("convlstm2d", {"dilation": (2, 2), "strides": (2, 2)}, {"kernel_rows": 3, "kernel_cols": 3}),
     ("mdlstm2d", {"direction": "up_left"}, {}),
     ("spatial_lstm", {}, {}),
     ("row_lstm", {"step": 2}, {}),

@@ -224,6 +224,12 @@ register("dilation applied to the recurrent convolution", "conv", 74,
          lambda inp: "dilation" in inp.spec.attributes and set(_attr(inp, "dilation")) != {1}
          and _recurrent_fixed(inp, "dilation"),
          lambda inp: _recurrent_takes(inp, "dilation"))
+register("strides applied to the recurrent convolution", "conv", 74,
+         "The recurrent convolution uses the layer's strides, where the spec fixes them at 1 (as Keras does): "
+         "its output is smaller than the state and, where it is one pixel along an axis, broadcast over it.",
+         lambda inp: "strides" in inp.spec.attributes and set(_attr(inp, "strides")) != {1}
+         and _recurrent_fixed(inp, "strides"),
+         lambda inp: _recurrent_takes(inp, "strides"))
 register("dilation ignored", "conv", 75,
          "The input convolution runs undilated (dilation_rate dropped); only visible where the shapes still fit "
          "(same padding).",
