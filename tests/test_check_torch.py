@@ -271,3 +271,23 @@ def test_both_halves_of_a_bidirectional_lstm_conform_and_reading_the_wrong_half_
 def test_a_run_in_which_every_case_is_skipped_exits_1_and_says_so(capsys):
     assert main(["check", "lstm", "--framework", "torch", "--dtype", "tf32", "-q"]) == 1
     assert "nothing was checked" in capsys.readouterr().err
+
+
+def test_a_kernel_declaring_its_devices_is_not_run_on_the_others():
+    from lstmspec.api import check_kernel
+
+    @lstmspec.kernel(devices=("cuda",))
+    def gpu_only(x, state, params, config):
+        raise AssertionError("a kernel declared for CUDA was run on the CPU")
+
+    results = check_kernel(gpu_only, "lstm", dtypes=("float64",))
+    assert results and {r.status for r in results} == {SKIP}
+    assert all("does not run on cpu" in r.reason for r in results), {r.reason for r in results}
+
+
+def test_a_kernel_declaring_an_unknown_device_is_a_usage_error(tmp_path, capsys):
+    kernel = tmp_path / "k.py"
+    kernel.write_text("def lstm(x, state, params, config):\n    return x, state\n\nlstm.lstmspec_devices = ('tpu',)\n")
+    assert main(["check", "lstm", "--kernel", f"{kernel}:lstm", "--no-isolate", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "lstmspec_devices must name some of cpu, cuda, not ['tpu']" in err and "Traceback" not in err

@@ -12,6 +12,8 @@ read from attributes (set by hand or by ``lstmspec.kernel(...)``):
   other values are skipped-by-declaration
 - ``lstmspec_grad``: check gradients through the kernel with autograd
 - ``lstmspec_dtypes``: precisions the kernel computes in
+- ``lstmspec_devices``: devices it runs on (default ``("cpu", "cuda")``); the
+  others' cases are skipped by declaration, e.g. a compiled GPU kernel's CPU cases
 - ``lstmspec_gates``: the kernel returns ``(y, final_state, gates)``, ``gates``
   a dict of gate values shaped like ``y``; a failure then says at which step
   which gate left the equations first (``lstmspec.check.gates``)
@@ -40,6 +42,7 @@ from ..check.precision import Precision, torch_dtype, torch_math_mode
 from ..errors import ConfigError
 
 ARRAY_KINDS = ("torch", "numpy")
+DEVICES = ("cpu", "cuda")
 
 
 class KernelFault(Exception):
@@ -49,7 +52,8 @@ class KernelFault(Exception):
 
 
 def kernel(*, arrays: str = "torch", layout: str | None = None, supports: Mapping[str, Any] | None = None,
-           grad: bool = False, dtypes: tuple[str, ...] | None = None, gates: bool = False) -> Callable[[Any], Any]:
+           grad: bool = False, dtypes: tuple[str, ...] | None = None, gates: bool = False,
+           devices: tuple[str, ...] | None = None) -> Callable[[Any], Any]:
     """Decorator declaring what a kernel takes and supports (plain attributes work too)."""
     if arrays not in ARRAY_KINDS:
         raise ConfigError(f"Expected arrays in {', '.join(ARRAY_KINDS)} but got arrays={arrays!r}")
@@ -62,6 +66,8 @@ def kernel(*, arrays: str = "torch", layout: str | None = None, supports: Mappin
         fn.lstmspec_gates = gates
         if dtypes is not None:
             fn.lstmspec_dtypes = tuple(dtypes)
+        if devices is not None:
+            fn.lstmspec_devices = tuple(devices)
         return fn
 
     return mark
@@ -81,7 +87,7 @@ class KernelAdapter(Adapter):
     """A user kernel seen through the Adapter interface."""
 
     framework = "kernel"
-    devices = ("cpu", "cuda")
+    devices = DEVICES
 
     def __init__(self, fn: Any, ref: str, spec_name: str, *, grad: bool | None = None,
                  supports: Mapping[str, Any] | None = None) -> None:
@@ -101,6 +107,13 @@ class KernelAdapter(Adapter):
         self.gradients = bool(getattr(fn, "lstmspec_grad", False) if grad is None else grad)  # type: ignore[misc]
         default = ("float64", "float32", "tf32", "float16", "bfloat16")
         self.precisions = tuple(getattr(fn, "lstmspec_dtypes", default))  # type: ignore[misc]
+        declared_devices = getattr(fn, "lstmspec_devices", DEVICES)
+        declared_devices = (declared_devices,) if isinstance(declared_devices, str) else tuple(declared_devices)
+        unknown = [d for d in declared_devices if d not in DEVICES]
+        if unknown or not declared_devices:
+            raise ConfigError(f"{ref}: lstmspec_devices must name some of {', '.join(DEVICES)}, not "
+                              f"{list(declared_devices)!r}")
+        self.devices = declared_devices  # type: ignore[misc]
         self.returns_gates = bool(getattr(fn, "lstmspec_gates", False)) and not self.module_class
         if self.module_class:
             self.supports.setdefault("activation", ("tanh",))
