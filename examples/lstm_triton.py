@@ -23,7 +23,10 @@ runs only there; without CUDA it runs in Triton's interpreter
 (``TRITON_INTERPRET=1``, set below) on the CPU, so the same code can be
 checked on a laptop or in CI before it meets a GPU. The kernel calls no
 ``@triton.jit`` function, ``tl.sigmoid`` included: those of a Triton imported
-before the variable was set are compiled ones, which the interpreter cannot call. No
+before the variable was set are compiled ones, which the interpreter cannot call.
+Importing Triton after TensorFlow aborts the process (both bundle LLVM: "Option
+'bitcode-mdindex-threshold' registered more than once"); the other order works,
+so ``lstmspec check`` and ``bench`` load kernels before any framework. No
 autograd: the backward would be a second kernel, so gradients are not checked.
 """
 import os

@@ -164,14 +164,15 @@ def plan_runs(args: argparse.Namespace, notes: list[str]) -> list[Any]:
             cases = suite.cases([spec], explicit=bool(args.specs), notes=notes)
         if not cases:
             continue
+        from ..kernels.loading import load_kernel
+        from ..kernels.protocol import KernelAdapter
+
+        # kernels before frameworks: Triton's LLVM aborts the process when loaded after TensorFlow's
+        kernels = [from_kernel(KernelAdapter(load_kernel(ref), ref, spec.name)) for ref in args.kernel or []]
         with_frameworks = bool(wanted) or not args.kernel
         impls = select(spec, wanted if (wanted or not args.kernel) else ["reference"],
                        with_frameworks=with_frameworks, notes=notes)
-        for ref in args.kernel or []:
-            from ..kernels.loading import load_kernel
-            from ..kernels.protocol import KernelAdapter
-
-            impls.append(from_kernel(KernelAdapter(load_kernel(ref), ref, spec.name)))
+        impls += kernels
         plans.append(BenchPlan(spec, name, cases, impls, device, precisions, timing, args.backward, args.seed))
     if not plans:
         raise ConfigError(f"suite {suite.name} has no case for {', '.join(names)}")

@@ -301,11 +301,12 @@ def build_plans(args: argparse.Namespace) -> tuple[list[Plan], list[Target], lis
     plans: list[Plan] = []
     kernels: list[Target] = []
     for name, spec in zip(names, specs):
+        # kernels before frameworks: Triton's LLVM aborts the process when loaded after TensorFlow's
+        # ("Option ... registered more than once"), not the other way round
+        kernel_targets = [_kernel_target(ref, name, spec, args) for ref in args.kernel or []]
+        kernels += kernel_targets
         targets = _targets(spec, args.framework, notes) if (args.framework or not args.kernel) else []
-        for ref in args.kernel or []:
-            target = _kernel_target(ref, name, spec, args)
-            kernels.append(target)
-            targets.append(target)
+        targets += kernel_targets
         cases, excluded = _cases(spec, args)
         for device in devices:
             precisions = _precisions(args.dtype, device)
