@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Every GPU check lstmspec still owes (issues 3-6), in one call of the device tool:
+#
+#     run(command="bash benchmarks/gpu_session.sh", timeout_s=560)
+#
+# The device machine has PyTorch with CUDA, Triton, numpy, hypothesis, pytest and tabulate, and
+# neither TensorFlow nor a network: the project runs from the repository root with PYTHONPATH=.,
+# nothing is installed. Each step has its own time budget (`timeout`), so a slow or hanging step
+# costs only its share, and the steps' budgets add up to about 8 minutes. Everything is packed
+# into $OUT, from which at most 8 files come back:
+#
+#     $OUT/gpu-session.log   every step's command, output, exit status and seconds
+#     $OUT/gpu-session.tgz   reports/conformance-cuda.md, reports/timing-cuda.md (+ .html, plots),
+#                            and the JSON of every step
+#
+# Back here: tar xzf gpu-session.tgz -C <repo> puts reports/ in place; read the log first.
+# Without CUDA (to try the script on a CPU) the CUDA steps fail at once with a one-line error and
+# the script still packs what it has.
+set -u
+OUT=${OUT:-/tmp/lstmspec-gpu-session}
+WORK=$(mktemp -d)
+mkdir -p "$OUT" "$WORK/reports"
+export PYTHONPATH=".${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=2
+PY=${PYTHON:-$(command -v python || command -v python3)}  # PYTHON=... to choose
+
+pack() { tar czf "$OUT/gpu-session.tgz" -C "$WORK" . && echo "packed: $(tar tzf "$OUT/gpu-session.tgz" | wc -l) entries"; }
+trap pack EXIT
+
+step() {  # step NAME SECONDS COMMAND...
+  local name=$1 budget=$2 start
+  shift 2
+  echo
+  echo "=== $name (budget ${budget} s): $*"
+  start=$(date +%s)
+  timeout --kill-after=10 "$budget" "$@"
+  echo "=== $name: exit $? after $(( $(date +%s) - start )) s"
+}
+
+{
+  step environment 30 bash -c 'nvidia-smi -L; "$0" -c "import torch, numpy, triton; print(\"torch\", torch.__version__, \"cuda\", torch.version.cuda, \"cudnn\", torch.backends.cudnn.version(), \"numpy\", numpy.__version__, \"triton\", triton.__version__, \"device\", torch.cuda.get_device_name() if torch.cuda.is_available() else None)"' "$PY"
+
+  # issue 3: cuDNN (torch.nn.LSTM on CUDA) and torch.nn.LSTMCell at float32, TF32, float16, bfloat16
+  step conformance-cuda 120 "$PY" -m lstmspec check --device cuda --framework torch -q \
+    --dtype float32,tf32,float16,bfloat16 --report "$WORK/reports" --json "$WORK/conformance-cuda.json"
+
+  # issues 4 and 5: the examples on the GPU (the Triton cell compiled, the 2-D LSTM wavefront with gradients)
+  step triton-cell-cuda 60 "$PY" -m lstmspec check lstm --kernel examples/lstm_triton.py:lstm --device cuda -q \
+    --dtype float64,float32,tf32,float16,bfloat16 --json "$WORK/lstm-triton-cuda.json"
+  step mdlstm2d-cuda 60 "$PY" -m lstmspec check mdlstm2d --kernel examples/mdlstm2d_wavefront.py:mdlstm2d --grad \
+    --device cuda -q --json "$WORK/mdlstm2d-cuda.json"
+
+  # the tests that have CUDA paths (they skip without a GPU in CI)
+  step gpu-tests 90 "$PY" -m pytest -q -p no:cacheprovider tests/test_bench.py tests/test_check_torch.py \
+    tests/test_report.py -k "cuda or gpu" --junitxml "$WORK/gpu-tests.xml"
+
+  # issue 6: the CUDA timing report, then lstmspec's CUDA-event timer against torch's Timer and Triton's do_bench
+  mkdir -p "$WORK/reports/timing-cuda"
+  step timing-cuda 150 "$PY" -m lstmspec bench lstm convlstm2d --device cuda --suite gpu --max-time 1 \
+    --report "$WORK/reports" --json "$WORK/reports/timing-cuda/timing-cuda.json"
+  step timer-crosscheck 45 "$PY" benchmarks/bench_timer_crosscheck.py --device cuda --rounds 3 \
+    --json "$WORK/timer-crosscheck-cuda.json"
+} 2>&1 | tee "$OUT/gpu-session.log"
