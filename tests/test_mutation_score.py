@@ -176,3 +176,28 @@ def test_mutation_score(capsys):
                                                    f"but should be {set(BY_SPEC)} each")
     assert not missed, f"uncaught wrong kernels={missed}, but should be []"
     assert not broken, f"correct kernels failing or barely run={broken}, but should be []"
+
+
+def test_the_per_device_script_counts_as_this_file_does(tmp_path, capsys):
+    """benchmarks/mutation_score.py (for CUDA's precisions) on the CPU: every wrong lstm kernel caught at float64."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "mutation_score.py"
+    loader = importlib.util.spec_from_file_location("mutation_score", path)
+    script = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(script)
+    out = tmp_path / "score.json"
+    assert script.main(["--spec", "lstm", "--dtype", "float64", "--json", str(out)]) == 0
+    kernels = json.loads(out.read_text())["kernels"]
+    wrong = [k for k in kernels if k["kind"] == "wrong"]
+    assert len(wrong) == len(listed_for("lstm", "WRONG"))
+    uncaught = [k["kernel"] for k in wrong if not k["counts"]["float64"].get(FAIL)]
+    assert uncaught == [] and tally("lstm", wrong[0]["kernel"]).caught("float64")
+    correct = len(listed_for("lstm", "CORRECT"))
+    assert f"| float64 | {len(wrong)}/{len(wrong)} | 0 | {correct}/{correct} |" in capsys.readouterr().out
+
+
+def listed_for(spec: str, kind: str) -> list[tuple[str, str]]:
+    return [k for k in listed(kind) if k[0] == spec]
