@@ -13,6 +13,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import lstmspec
 from lstmspec.errors import ConfigError, LookupFailed
@@ -239,3 +241,21 @@ def test_sharded_reference_leaves_torch_thread_counts_as_they_were():
     finally:
         blas.set_threads(saved_blas)
         torch.set_num_threads(saved_torch)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(1, 4), size=st.integers(64, 700), k=st.integers(8, 96), n=st.integers(16, 300),
+       layout=st.sampled_from(["matrix", "contiguous", "slice"]), seed=st.integers(0, 2**16))
+def test_torch_gemms_equal_numpy_to_rounding_on_any_shape_and_layout(rows, size, k, n, layout, seed):
+    rng = np.random.default_rng(seed)
+    base = rng.standard_normal((rows, size + 37, k + 5))
+    a = {"matrix": base[0, :size, :k], "contiguous": np.ascontiguousarray(base[:, :size, :k]),
+         "slice": base[:, 37:, :k]}[layout]
+    w = rng.standard_normal((k, n))
+    fast = mathlib.ReferenceMath("torch")
+    want = a @ w
+    scale = np.abs(a) @ np.abs(w)  # the error bound of a float64 dot product is relative to this
+    np.testing.assert_array_less(np.abs(fast.matmul(a, w) - want), 1e-14 * scale + 1e-300)
+    total = want.copy()
+    fast.matmul_add(total, a, w)
+    np.testing.assert_array_less(np.abs(total - 2 * want), 2e-14 * scale + 1e-300)
