@@ -259,3 +259,11 @@ def test_torch_gemms_equal_numpy_to_rounding_on_any_shape_and_layout(rows, size,
     total = want.copy()
     fast.matmul_add(total, a, w)
     np.testing.assert_array_less(np.abs(total - 2 * want), 2e-14 * scale + 1e-300)
+
+
+def test_mismatched_gemm_shapes_raise_numpys_value_error():
+    a, w = np.ones((512, 64)), np.ones((63, 128))
+    with pytest.raises(ValueError):
+        mathlib.ReferenceMath("torch").matmul(a, w)
+    with pytest.raises(ValueError):
+        mathlib.ReferenceMath("torch").matmul_add(np.zeros((512, 128)), a, w)

@@ -179,8 +179,11 @@ class ReferenceMath:
             self._torch_gemm(torch, out, a, b, accumulate=True)
 
     def _gemm_for(self, a: np.ndarray, b: np.ndarray) -> Any:
-        """torch when this GEMM goes through it: large, a matrix on the right, operands torch can read."""
-        if (b.ndim != 2 or a.ndim < 2 or a.size * b.shape[-1] < SMALL_GEMM or self.choice == "numpy"
+        """torch when this GEMM goes through it: large, a matrix on the right, operands torch can read.
+        Mismatched shapes stay in numpy, which raises its ValueError (the diagnosis reads that as
+        "this variant does not apply"; torch would raise a RuntimeError)."""
+        if (b.ndim != 2 or a.ndim < 2 or a.shape[-1] != b.shape[0] or a.size * b.shape[-1] < SMALL_GEMM
+                or self.choice == "numpy"
                 or not (a.ndim <= 3 or a.flags.c_contiguous) or not _torch_readable(a, b)):
             return None
         return self.gemm_torch()
