@@ -3,8 +3,8 @@
 #
 #     run(command="bash benchmarks/gpu_session.sh", timeout_s=560)
 #
-# The device machine has PyTorch with CUDA, Triton, numpy, hypothesis, pytest and tabulate, and
-# neither TensorFlow nor a network: the project runs from the repository root with PYTHONPATH=.,
+# The device machine has PyTorch with CUDA, Triton, numpy, matplotlib, hypothesis, pytest and
+# tabulate (its image's list: ../.library/device/KINDS.md), and neither TensorFlow nor a network: the project runs from the repository root with PYTHONPATH=.,
 # nothing is installed. Each step has its own time budget (`timeout`), so a slow or hanging step
 # costs only its share, and the steps' budgets add up to 510 s. Everything is packed
 # into $OUT, from which at most 8 files come back:
@@ -21,7 +21,12 @@ OUT=${OUT:-/tmp/lstmspec-gpu-session}
 WORK=$(mktemp -d)
 mkdir -p "$OUT" "$WORK/reports"
 export PYTHONPATH=".${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=2
-PY=${PYTHON:-$(command -v python || command -v python3)}  # PYTHON=... to choose
+# the first interpreter that has torch (the device image: Python 3.12 at /opt/torch/.venv/bin/python3); PYTHON=... to choose
+PY=${PYTHON:-}
+for candidate in python3 python; do
+  [ -z "$PY" ] && command -v "$candidate" >/dev/null && "$candidate" -c "import torch" 2>/dev/null && PY=$(command -v "$candidate")
+done
+PY=${PY:-python3}
 
 pack() { tar czf "$OUT/gpu-session.tgz" -C "$WORK" . && echo "packed: $(tar tzf "$OUT/gpu-session.tgz" | wc -l) entries"; }
 trap pack EXIT
