@@ -267,3 +267,27 @@ def test_mismatched_gemm_shapes_raise_numpys_value_error():
         mathlib.ReferenceMath("torch").matmul(a, w)
     with pytest.raises(ValueError):
         mathlib.ReferenceMath("torch").matmul_add(np.zeros((512, 128)), a, w)
+
+
+@pytest.mark.parametrize("avx512, vendor, elementwise, gemm", [
+    (True, "GenuineIntel", False, True),  # this session's Xeon: numpy's tanh vectorized, MKL's GEMM faster
+    (False, "AuthenticAMD", True, False),  # the AMD VM of earlier sessions: SLEEF's tanh faster, OpenBLAS's GEMM
+    (False, "GenuineIntel", True, True),
+])
+def test_auto_routes_to_torch_only_what_was_faster_there(monkeypatch, avx512, vendor, elementwise, gemm):
+    monkeypatch.setattr(mathlib, "numpy_vectorizes_tanh", lambda: avx512)
+    monkeypatch.setattr(mathlib, "_cpu_vendor", lambda: vendor)
+    routes = mathlib.ReferenceMath("auto").routes()
+    assert (routes.elementwise, routes.gemm) == (elementwise, gemm and torch.backends.mkl.is_available())
+    assert (routes.torch is torch) == (routes.elementwise or routes.gemm)
+
+
+def test_auto_with_nothing_for_torch_to_do_does_not_import_it(monkeypatch):
+    monkeypatch.setattr(mathlib, "numpy_vectorizes_tanh", lambda: True)
+    monkeypatch.setattr(mathlib, "_cpu_vendor", lambda: "AuthenticAMD")
+    import types
+
+    monkeypatch.setitem(sys.modules, "torch", types.ModuleType("torch"))  # what an import would give
+    auto = mathlib.ReferenceMath("auto")
+    assert auto.routes() == mathlib.Routes(), "torch was imported though nothing goes through it"
+    assert auto.describe().startswith("tanh/sigmoid numpy") and "GEMM numpy" in auto.describe()

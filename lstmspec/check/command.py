@@ -41,8 +41,8 @@ examples:
 exit codes: 0 everything conforms, 1 something does not or nothing ran (every case skipped), 2 usage or spec error, 130 interrupted
 
 environment: LSTMSPEC_REFERENCE_MATH=auto|numpy|torch picks what the float64 oracle's tanh, sigmoid and
-GEMMs of large arrays go through (auto: torch's vectorized kernels when importable, as accurate as numpy's;
-GEMMs through torch's MKL only on an Intel CPU, where it was faster than numpy's OpenBLAS)
+GEMMs of large arrays go through (auto: tanh/sigmoid through torch's vectorized kernels where numpy's are not
+vectorized, i.e. without AVX-512; GEMMs through torch's MKL on an Intel CPU; each where it was faster)
 """
 
 

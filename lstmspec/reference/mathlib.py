@@ -21,8 +21,10 @@ in each library: results differ in the last bits, within the same error bound.
 
 ``LSTMSPEC_REFERENCE_MATH`` chooses:
 
-* ``auto`` (the default): torch for tanh and sigmoid when it can be imported,
-  and for GEMMs too when torch has MKL and the CPU is Intel's; else numpy;
+* ``auto`` (the default): torch for tanh and sigmoid where numpy's are not
+  vectorized (no AVX-512; with it numpy's were faster: the reference 0-17%,
+  interleaved), for GEMMs where torch has MKL and the CPU is Intel's; else
+  numpy, and torch is not imported;
 * ``numpy``: numpy only, bitwise the textbook formulas and numpy's matmul;
 * ``torch``: torch for all three, and an error when it cannot be imported.
 
@@ -35,6 +37,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -84,30 +87,55 @@ def mkl_on_intel(torch: Any, vendor: str | None = None) -> bool:
     return has_mkl and (vendor if vendor is not None else _cpu_vendor()) == "GenuineIntel"
 
 
-def _no_torch() -> tuple[Any, bool]:
-    return None, False
+def numpy_vectorizes_tanh() -> bool:
+    """Whether numpy runs float64 tanh (and exp) through its AVX-512 loops on this CPU (``AVX512_SKX``)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:  # numpy < 2
+        try:
+            from numpy.core._multiarray_umath import __cpu_features__
+        except ImportError:
+            return False
+    return bool(__cpu_features__.get("AVX512_SKX"))
 
 
-def _torch_if_importable() -> tuple[Any, bool]:
+@dataclass(frozen=True)
+class Routes:
+    """What goes through torch: its module (None: nothing), tanh/sigmoid, GEMMs."""
+
+    torch: Any = None
+    elementwise: bool = False
+    gemm: bool = False
+
+
+def _no_torch() -> Routes:
+    return Routes()
+
+
+def _auto() -> Routes:
+    elementwise = not numpy_vectorizes_tanh()
+    intel = _cpu_vendor() == "GenuineIntel"
+    if not (elementwise or intel):
+        return Routes()  # nothing would go through torch: it is not even imported
     try:
         import torch
     except ImportError:
-        return None, False
-    return torch, mkl_on_intel(torch)
+        return Routes()
+    return Routes(torch, elementwise, intel and mkl_on_intel(torch, "GenuineIntel"))
 
 
-def _torch_required() -> tuple[Any, bool]:
+def _torch_required() -> Routes:
     try:
         import torch
     except ImportError as err:
         raise ConfigError(f"{ENV}=torch, but torch cannot be imported ({err}); "
                           f"install lstmspec[torch] or set {ENV}=numpy") from None
-    return torch, True
+    return Routes(torch, True, True)
 
 
-#: each choice of ``LSTMSPEC_REFERENCE_MATH``: a loader giving (the torch module or None, whether GEMMs use it)
-CHOICES: Registry[Callable[[], tuple[Any, bool]]] = Registry(f"reference math ({ENV})")
-CHOICES.register("auto", _torch_if_importable)
+#: each choice of ``LSTMSPEC_REFERENCE_MATH``: a loader of its ``Routes``
+CHOICES: Registry[Callable[[], Routes]] = Registry(f"reference math ({ENV})")
+CHOICES.register("auto", _auto)
 CHOICES.register("numpy", _no_torch)
 CHOICES.register("torch", _torch_required)
 
@@ -124,36 +152,48 @@ class ReferenceMath:
     def __init__(self, choice: str | None = None) -> None:
         self.choice = choice if choice is not None else os.environ.get(ENV, "auto")
         self._load = CHOICES.get(self.choice)
-        self._torch: Any = None
-        self._gemm_torch = False
+        self._routes = Routes()
         self._resolved = False
         self._lock = threading.Lock()
 
-    def torch(self) -> Any:
-        """The torch module large arrays go through, or None; imported on first need, once."""
+    def routes(self) -> Routes:
+        """What goes through torch; torch is imported on first need, once."""
         if not self._resolved:
             with self._lock:
                 if not self._resolved:
-                    self._torch, self._gemm_torch = self._load()
+                    self._routes = self._load()
                     self._resolved = True
-        return self._torch
+        return self._routes
+
+    def torch(self) -> Any:
+        """The torch module some large arrays go through, or None."""
+        return self.routes().torch
+
+    def elementwise_torch(self) -> Any:
+        """The torch module tanh and sigmoid of large arrays go through, or None (numpy)."""
+        routes = self.routes()
+        return routes.torch if routes.elementwise else None
 
     def gemm_torch(self) -> Any:
         """The torch module large GEMMs go through, or None (numpy's matmul)."""
-        torch = self.torch()
-        return torch if self._gemm_torch else None
+        routes = self.routes()
+        return routes.torch if routes.gemm else None
 
     def describe(self) -> str:
         """What large arrays go through, for reports (imports torch when the choice allows it)."""
         from . import blas
 
-        torch = self.torch()
-        numpy_gemm = f"GEMM numpy {np.__version__}" + (f" (OpenBLAS {blas.corename()})" if blas.corename() else "")
-        if torch is None:
-            return f"tanh/sigmoid numpy {np.__version__}; {numpy_gemm}"
-        gemm = f"GEMM torch ({'MKL' if torch.backends.mkl.is_available() else 'its BLAS'})" if self._gemm_torch \
-            else numpy_gemm
-        return f"tanh/sigmoid torch {torch.__version__} ({torch.backends.cpu.get_cpu_capability()}); {gemm}"
+        routes = self.routes()
+        torch = routes.torch
+        if routes.elementwise:
+            elementwise = f"tanh/sigmoid torch {torch.__version__} ({torch.backends.cpu.get_cpu_capability()})"
+        else:
+            elementwise = f"tanh/sigmoid numpy {np.__version__}" + (" (AVX-512)" if numpy_vectorizes_tanh() else "")
+        if routes.gemm:
+            gemm = f"GEMM torch {torch.__version__} ({'MKL' if torch.backends.mkl.is_available() else 'its BLAS'})"
+        else:
+            gemm = f"GEMM numpy {np.__version__}" + (f" (OpenBLAS {blas.corename()})" if blas.corename() else "")
+        return f"{elementwise}; {gemm}"
 
     def summary(self) -> str:
         """What tanh, sigmoid and GEMMs of large arrays went through so far, for reports; imports nothing."""
@@ -211,7 +251,7 @@ class ReferenceMath:
     def _apply(self, name: str, x: np.ndarray, small: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         if x.size < SMALL or x.dtype != np.float64:
             return small(x)
-        torch = self.torch()
+        torch = self.elementwise_torch()
         if torch is None:
             return small(x)
         op = getattr(torch, name)
