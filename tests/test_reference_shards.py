@@ -4,7 +4,7 @@ Pinned here:
 - a sharded run equals the one-thread run to rounding, for a reversed
   sequence spec, a conv spec in channels_first, and a grid spec;
 - how many threads: one per BLAS thread, never more than the batch, none for
-  small work or with one BLAS thread; as many shards as the work allows;
+  small work or with one BLAS thread; one shard per thread;
 - BLAS is single-threaded while shards run and restored afterwards, also
   when a shard fails (the failure reaches the caller);
 - numpy's errstate reaches the shard threads: an overflowing sigmoid warns
@@ -64,8 +64,7 @@ def test_sharded_run_equals_the_one_thread_run_to_rounding(case, two_blas_thread
     real = shards.run_sharded
     monkeypatch.setattr(shards, "run_sharded", lambda *a: counts.append(a[-2:]) or real(*a))
     y, final = spec.reference(x, state, params, config)
-    batch = x.shape[0]
-    assert counts == [(batch, 2)], f"(shards, threads) {counts}, but should be [({batch}, 2)]"
+    assert counts == [(2, 2)], f"(shards, threads) {counts}, but should be [(2, 2)]: one shard per thread"
     monkeypatch.setattr(shards, "MIN_SHARD_ELEMENTS", 10**12)
     y1, final1 = spec.reference(x, state, params, config)
     # not bitwise: OpenBLAS may pick another kernel for fewer rows (a batch of 1 is a GEMV)
@@ -74,7 +73,7 @@ def test_sharded_run_equals_the_one_thread_run_to_rounding(case, two_blas_thread
         assert err <= ROUNDING, f"{name} differs by {err:.3g} between shards and one run, but should be <= {ROUNDING:g}"
 
 
-def test_threads_follow_blas_batch_and_work_and_shards_the_work(monkeypatch):
+def test_threads_follow_blas_batch_and_work_with_one_shard_each(monkeypatch):
     spec = lstmspec.load_spec("lstm")
     monkeypatch.setattr(blas, "usable_cores", lambda: 8)
     x = np.zeros((6, 5, 3))
@@ -86,9 +85,9 @@ def test_threads_follow_blas_batch_and_work_and_shards_the_work(monkeypatch):
     saved = blas.threads()
     try:
         blas.set_threads(4)
-        assert plan() == (6, 4), "one shard per batch item, one thread per BLAS thread"
+        assert plan() == (4, 4), "one thread per BLAS thread, one shard per thread"
         assert plan(batch=3) == (3, 3), "more threads than the batch"
-        assert plan(units=2048) == (3, 3), "6 items x 4096 numbers make 3 shards of 8192"
+        assert plan(units=2048) == (3, 3), "6 items x 4096 numbers: 3 threads keep 8192 each"
         assert plan(units=10) == (1, 1), "6 x 20 state numbers per step is not worth a thread"
         blas.set_threads(1)
         assert plan() == (1, 1), "OPENBLAS_NUM_THREADS=1 must turn sharding off"

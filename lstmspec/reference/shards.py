@@ -9,9 +9,11 @@ one is a GEMV); measured differences are below 1.5e-16, pinned by a test.
 
 How many threads: as many as numpy's BLAS threads, so ``OPENBLAS_NUM_THREADS=1``
 or threadpoolctl turn it off and ``check --jobs`` helpers get their share;
-never more than the batch or the usable cores. How many shards: as many as
-the work allows, each keeping ``MIN_SHARD_ELEMENTS`` state numbers per step
-(below that a step is mostly Python and threads only contend for the GIL).
+never more than the batch or the usable cores, and only where each keeps
+``MIN_SHARD_ELEMENTS`` state numbers per step (below that a step is mostly
+Python and threads only contend for the GIL). One shard per thread: every
+shard runs every step's Python, and a smaller shard multiplies thinner GEMMs,
+so more shards than threads cost more than they balanced (measured below).
 BLAS runs one thread per shard meanwhile (numpy's OpenBLAS, and torch's
 MKL where the GEMMs go through torch, ``mathlib.py``). Where numpy's BLAS
 thread count is unknown (not its bundled OpenBLAS), nothing is sharded.
@@ -63,9 +65,12 @@ def batch_first(spec: Spec) -> bool:
 def plan(spec: Spec, x: np.ndarray, state: Mapping[str, np.ndarray]) -> tuple[int, int]:
     """(shards, threads) for one call; (1, 1) runs it whole in the caller's thread.
 
-    More shards than threads, where the work allows, so that a thread whose
-    core is slowed by another process takes fewer of them: a split into one
-    half per thread waits for the slower half.
+    One shard per thread. Shards of 8192 state numbers each, taken in turn
+    (so that a thread on a core the host slows takes fewer), were tried: on a
+    2-core Intel VM, interleaved, two shards instead of four ran lstm B64 H256
+    in 63.5 against 86.1 ms and B32 H512 in 98.4 against 125.7, convlstm1d B8
+    in 23.1 against 35.2, convlstm2d B8 16x16 in 53.4 against 71.6 (eight
+    shards); convlstm2d B4 32x32 was the same either way.
     """
     blas_threads = blas.threads()
     if not blas_threads or blas_threads < 2 or not isinstance(x, np.ndarray) or x.ndim == 0:
@@ -76,7 +81,7 @@ def plan(spec: Spec, x: np.ndarray, state: Mapping[str, np.ndarray]) -> tuple[in
     threads = min(blas_threads, blas.usable_cores(), batch, by_work)
     if threads < 2 or not batch_first(spec):
         return 1, 1
-    return min(batch, by_work), threads
+    return threads, threads
 
 
 def run_sharded(run: Run, x: np.ndarray, state: Mapping[str, np.ndarray], params: Mapping[str, Any],
