@@ -404,3 +404,27 @@ def test_a_slowed_core_is_noted_in_the_report():
     assert environment_slowed([{0: 8.0, 1: 8.1}, {0: 7.9, 1: 8.3}]) == ""
     assert environment_slowed([{"0": 8.0, "1": 21.7}, {"0": 8.0, "1": 8.2}]).startswith("cpu1 ran a float64 exp")
     assert environment_slowed(None) == ""
+
+
+def test_threads_for_one_run_are_given_back_to_a_caller_in_python(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    from lstmspec.bench import environment
+    from lstmspec.reference import blas
+
+    saved_torch, saved_blas = torch.get_num_threads(), blas.threads()
+    torch.set_num_threads(2)
+    if saved_blas is not None:
+        blas.set_threads(2)
+    try:
+        code, _, err = _run(["lstm", "--suite", "tiny", "--quick", "--threads", "1", "--framework",
+                             "torch.nn.LSTM", "--json", str(tmp_path / "b.json"), "-q"], capsys)
+        assert code == 0, err
+        meta = json.loads((tmp_path / "b.json").read_text())["meta"]
+        assert meta["threads"]["torch intra-op"] == 1, meta["threads"]  # the run itself used one thread
+        assert torch.get_num_threads() == 2, "torch was left at --threads"
+        assert saved_blas is None or blas.threads() == 2, "numpy's BLAS was left at --threads"
+        assert environment.threads() is None
+    finally:
+        torch.set_num_threads(saved_torch)
+        if saved_blas is not None:
+            blas.set_threads(saved_blas)

@@ -181,7 +181,6 @@ def plan_runs(args: argparse.Namespace, notes: list[str]) -> list[Any]:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import environment
-    from .report import render_terminal
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports TensorFlow
     notes: list[str] = []
@@ -191,10 +190,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
         for note in notes:
             print(note, file=sys.stderr)
         return _list(plans)
-    device = plans[0].device
     uses_keras = any(i.framework == "keras" for p in plans for i in p.implementations)
-    if args.threads is not None:
-        notes += environment.set_threads(args.threads, tensorflow=uses_keras)
+    with environment.threads_for_run(args.threads, tensorflow=uses_keras) as thread_notes:
+        return _bench(args, plans, notes + thread_notes, started)
+
+
+def _bench(args: argparse.Namespace, plans: list[Any], notes: list[str], started: float) -> int:
+    """Time ``plans``, print the table and write the reports; the exit code."""
+    from . import environment
+    from .report import render_terminal
+
+    device = plans[0].device
     cuda = environment.cuda_settings(args.cudnn_benchmark) if device == "cuda" else {}
     device_name = environment.device_name(device)
     peak = None

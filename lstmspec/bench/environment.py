@@ -11,7 +11,8 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from ..reference import blas
@@ -104,6 +105,26 @@ def set_threads(n: int, *, tensorflow: bool = False) -> list[str]:
 
 
 _THREADS: int | None = None
+
+
+@contextmanager
+def threads_for_run(n: int | None, *, tensorflow: bool = False) -> Iterator[list[str]]:
+    """``set_threads(n)`` for one run (nothing when ``n`` is None); torch's and numpy's counts are
+    given back after it, for a caller in Python. TensorFlow's pools cannot be resized once started."""
+    global _THREADS
+    if n is None:
+        yield []
+        return
+    torch = _torch()
+    saved = (torch.get_num_threads() if torch is not None else None, blas.threads(), _THREADS)
+    try:
+        yield set_threads(n, tensorflow=tensorflow)
+    finally:
+        torch_threads, blas_threads, _THREADS = saved
+        if torch_threads is not None:
+            torch.set_num_threads(torch_threads)
+        if blas_threads is not None:
+            blas.set_threads(blas_threads)
 
 
 def threads() -> int | None:
