@@ -291,3 +291,12 @@ def test_auto_with_nothing_for_torch_to_do_does_not_import_it(monkeypatch):
     auto = mathlib.ReferenceMath("auto")
     assert auto.routes() == mathlib.Routes(), "torch was imported though nothing goes through it"
     assert auto.describe().startswith("tanh/sigmoid numpy") and "GEMM numpy" in auto.describe()
+
+
+def test_the_cpu_facts_come_from_proc_cpuinfo():
+    from lstmspec import machine
+
+    assert machine.cpuinfo("no such field") == ""
+    assert machine.cpu_name()
+    if os.path.exists("/proc/cpuinfo") and "vendor_id" in open("/proc/cpuinfo").read():
+        assert mathlib._cpu_vendor() == machine.cpuinfo("vendor_id") != ""

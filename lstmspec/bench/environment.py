@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from ..machine import cpu_name
 from ..reference import blas
 from ..reference.backends import get_backend
 
@@ -67,14 +68,7 @@ def device_name(device: str) -> str:
     if device == "cuda":
         torch = _torch()
         return torch.cuda.get_device_name(0) if torch is not None and torch.cuda.is_available() else "no CUDA device"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return cpu_name()
 
 
 # --------------------------------------------------------------------- threads
@@ -115,16 +109,13 @@ def threads_for_run(n: int | None, *, tensorflow: bool = False) -> Iterator[list
     if n is None:
         yield []
         return
-    torch = _torch()
-    saved = (torch.get_num_threads() if torch is not None else None, blas.threads(), _THREADS)
-    try:
-        yield set_threads(n, tensorflow=tensorflow)
-    finally:
-        torch_threads, blas_threads, _THREADS = saved
-        if torch_threads is not None:
-            torch.set_num_threads(torch_threads)
-        if blas_threads is not None:
-            blas.set_threads(blas_threads)
+    saved = _THREADS
+    _torch()  # imported first (set_threads would), so that its count is kept too
+    with blas.counts_kept():
+        try:
+            yield set_threads(n, tensorflow=tensorflow)
+        finally:
+            _THREADS = saved
 
 
 def threads() -> int | None:

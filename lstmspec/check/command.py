@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..machine import cpu_name
 from ..reference.backends import get_backend
 from ..spec.catalog import load_spec, shipped_names
 from ..spec.model import Spec
@@ -202,14 +203,7 @@ def device_names(devices: Sequence[str]) -> dict[str, str]:
     names = {}
     for d in devices:
         if d == "cpu":
-            names[d] = platform.processor() or platform.machine()
-            try:
-                for line in Path("/proc/cpuinfo").read_text().splitlines():
-                    if line.startswith("model name"):
-                        names[d] = line.split(":", 1)[1].strip()
-                        break
-            except OSError:
-                pass
+            names[d] = cpu_name()
         elif d == "cuda":
             import torch
 

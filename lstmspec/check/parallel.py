@@ -54,23 +54,17 @@ _THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 def threads_limited(jobs: int) -> Iterator[None]:
     """``limit_threads`` in the main process, for the run only: a caller in Python (a test, a notebook)
     gets numpy's and torch's thread counts back. TensorFlow's cannot be changed once initialised."""
-    saved_blas = blas.threads()
-    torch = sys.modules.get("torch")
-    saved_torch = torch.get_num_threads() if torch is not None else None
     saved_env = {name: os.environ.get(name) for name in _THREAD_ENV}
-    limit_threads(jobs)
-    try:
-        yield
-    finally:
-        if saved_blas is not None:
-            blas.set_threads(saved_blas)
-        if saved_torch is not None:
-            torch.set_num_threads(saved_torch)
-        for name, value in saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with blas.counts_kept():
+        limit_threads(jobs)
+        try:
+            yield
+        finally:
+            for name, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def limit_threads(jobs: int) -> None:

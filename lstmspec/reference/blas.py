@@ -127,6 +127,22 @@ def single_threaded() -> Iterator[None]:
                 _saved_torch = None
 
 
+@contextmanager
+def counts_kept() -> Iterator[None]:
+    """numpy's OpenBLAS count and torch's (this thread's, when torch is imported) given back on leaving,
+    whatever ran inside: for commands that set a share of the cores and may be called from Python."""
+    saved = threads()
+    torch = sys.modules.get("torch")
+    saved_torch = torch.get_num_threads() if torch is not None else None
+    try:
+        yield
+    finally:
+        if saved is not None:
+            set_threads(saved)
+        if saved_torch is not None:
+            torch.set_num_threads(saved_torch)
+
+
 def one_torch_thread_here() -> None:
     """In a helper thread, inside ``single_threaded``: torch's GEMMs in this thread run on one thread.
 

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..machine import cpuinfo
 from ..registry import Registry
 
 ENV = "LSTMSPEC_REFERENCE_MATH"
@@ -71,20 +72,12 @@ def numpy_sigmoid(x: np.ndarray) -> np.ndarray:
 
 def _cpu_vendor() -> str:
     """The CPU's vendor id (``GenuineIntel``, ``AuthenticAMD``), or "" where the OS does not say."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("vendor_id"):
-                    return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return ""
+    return cpuinfo("vendor_id")
 
 
-def mkl_on_intel(torch: Any, vendor: str | None = None) -> bool:
-    """Whether torch's float64 GEMM is MKL's on an Intel CPU: the case where it beat numpy's OpenBLAS."""
-    has_mkl = bool(getattr(getattr(torch, "backends", None), "mkl", None) and torch.backends.mkl.is_available())
-    return has_mkl and (vendor if vendor is not None else _cpu_vendor()) == "GenuineIntel"
+def mkl_on_intel(torch: Any, vendor: str) -> bool:
+    """Whether torch's float64 GEMM is MKL's on an Intel CPU (``vendor``): where it beat numpy's OpenBLAS."""
+    return vendor == "GenuineIntel" and bool(torch.backends.mkl.is_available())
 
 
 def numpy_vectorizes_tanh() -> bool:
@@ -113,15 +106,14 @@ def _no_torch() -> Routes:
 
 
 def _auto() -> Routes:
-    elementwise = not numpy_vectorizes_tanh()
-    intel = _cpu_vendor() == "GenuineIntel"
-    if not (elementwise or intel):
+    elementwise, vendor = not numpy_vectorizes_tanh(), _cpu_vendor()
+    if not (elementwise or vendor == "GenuineIntel"):
         return Routes()  # nothing would go through torch: it is not even imported
     try:
         import torch
     except ImportError:
         return Routes()
-    return Routes(torch, elementwise, intel and mkl_on_intel(torch, "GenuineIntel"))
+    return Routes(torch, elementwise, mkl_on_intel(torch, vendor))
 
 
 def _torch_required() -> Routes:
@@ -223,7 +215,6 @@ class ReferenceMath:
         Mismatched shapes stay in numpy, which raises its ValueError (the diagnosis reads that as
         "this variant does not apply"; torch would raise a RuntimeError)."""
         if (b.ndim != 2 or a.ndim < 2 or a.shape[-1] != b.shape[0] or a.size * b.shape[-1] < SMALL_GEMM
-                or self.choice == "numpy"
                 or not (a.ndim <= 3 or a.flags.c_contiguous) or not _torch_readable(a, b)):
             return None
         return self.gemm_torch()
