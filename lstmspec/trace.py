@@ -2,12 +2,13 @@
 
 A worked example a reader can follow by hand: small random inputs and
 parameters (printed), then for each step (each cell of a grid, in scan order,
-1-based as in seed 002: (1,1), (1,2), (2,1), (2,2)) the input, the states it
-reads and every equation's value, gates with their pre-activation. The values
-come from the plain evaluator (``lstmspec.reference.evaluate``), and the end
-of the trace says that they equal the reference's.
+1-based as in Jae Duk Seo's "Only Numpy" forward pass: (1,1), (1,2), (2,1),
+(2,2)) the input, the states it reads and every equation's value, gates with
+their pre-activation. The values come from the plain evaluator
+(``lstmspec.reference.evaluate``), and the end of the trace says that they
+equal the reference's.
 
-    $ lstmspec trace mdlstm2d                  # seed 002's 2x2 image, cell by cell
+    $ lstmspec trace mdlstm2d                  # a 2x2 image, cell by cell
     $ lstmspec trace lstm units=2 --steps 2    # the first two timesteps
     $ lstmspec trace convlstm2d --pixels 2     # the first two pixels of every gate
 """
@@ -30,7 +31,7 @@ PRINT_PARAMS_UP_TO = 256  # values; larger parameter sets are summarised
 
 EXAMPLES = """\
 examples:
-  lstmspec trace mdlstm2d                     seed 002's 2x2 image: cells (1,1), (1,2), (2,1), (2,2)
+  lstmspec trace mdlstm2d                     a 2x2 image: cells (1,1), (1,2), (2,1), (2,2)
   lstmspec trace mdlstm2d direction=up_left   the same image scanned from the bottom-right corner
   lstmspec trace lstm units=2 input=3 --steps 2
   lstmspec trace convlstm2d --pixels 3        every gate at the first 3 pixels of each frame
@@ -263,7 +264,8 @@ def add_parser(sub: Any) -> None:
         description="Print the forward pass of SPEC on small random inputs, step by step (for a grid recurrence "
         "cell by cell in scan order), with the input, the states read and every equation's value, so that a "
         "reader can follow it by hand. Sizes and attributes are NAME=VALUE words; unset sizes come from the "
-        "spec's [example] (seed 002's 2x2 image for mdlstm2d) or its defaults, with batch 1.",
+        "spec's [example] (for mdlstm2d the 2x2 image of Jae Duk Seo's 'Only Numpy' forward pass) or its "
+        "defaults, with batch 1.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

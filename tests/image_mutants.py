@@ -236,7 +236,7 @@ def row_lstm_by_slicing(x, state, params, config):
 
 
 def rows_flattened_channels_major(x, state, params, config):
-    """A row flattened (channels, cols), as view(B, -1) of a channels-first row (seed 003), not (cols, channels)."""
+    """A row flattened (channels, cols), not (cols, channels): the CNN-LSTM blog post's view(B, -1) of a channels-first row."""
     return _row_lstm(x, state, params, config, channels_major=True)
 
 

@@ -395,7 +395,7 @@ def test_pipelines_follow_a_batch_through_every_stage():
                                                   "classes": 10})
     assert stages == {"pixels": (1, 3, 224, 224), "resnet18": (1, 512, 7, 7), "features": (1, 7, 7, 512),
                       "lstm": (1, 128), "linear": (1, 10)}
-    assert table.row("transforms", "x").value == (1, 7, 3584)  # seed 003: input_size = 512*7
+    assert table.row("transforms", "x").value == (1, 7, 3584)  # the blog post's LSTM: input_size = 512*7
     _, table, _ = _stage_values("cnn_lstm", {"pixel_rows": 224, "pixel_cols": 160}, {"scan": "cols", "step": 2})
     assert table.row("transforms", "x").value == (3, 3, 7 * 512)  # columns 0, 2, 4 of 5
 
@@ -407,7 +407,7 @@ def test_a_recurrence_stage_must_read_the_spec_input(tmp_path):
     assert "the recurrence reads its input image (batch, ceil(pixel_rows / 32), ceil(pixel_cols / 32), 512)" in errors[0].message
 
 
-def test_cnn_convlstm_stages_match_seed_001_keras_model():
+def test_cnn_convlstm_stages_match_the_blog_posts_keras_model():
     pytest.importorskip("tensorflow")
     import os
 

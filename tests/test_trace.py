@@ -1,6 +1,7 @@
 """`lstmspec trace`: the forward pass cell by cell (grid) or step by step (sequence), for every shipped spec.
 
-Pinned: mdlstm2d on seed 002's 2x2 image prints cells (1,1), (1,2), (2,1),
+Pinned: mdlstm2d on the 2x2 image of Jae Duk Seo's "Only Numpy" forward pass
+prints cells (1,1), (1,2), (2,1),
 (2,2) in that order with every gate, and says where each predecessor comes
 from; the printed numbers are the plain evaluator's and equal the reference's;
 every shipped spec traces; bad input is one line, exit 2. The command is run
@@ -17,7 +18,7 @@ import lstmspec
 from lstmspec.trace import main, trace_text
 
 
-def test_mdlstm2d_on_seed_002_image_goes_cell_by_cell_in_order():
+def test_mdlstm2d_on_a_2x2_image_goes_cell_by_cell_in_order():
     text = trace_text(lstmspec.load_spec("mdlstm2d"))
     assert "sizes: batch=1 rows=2 cols=2 channels=1 units=2" in text
     cells = re.findall(r"^cell \((\d), (\d)\):$", text, flags=re.M)
