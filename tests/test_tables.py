@@ -1,4 +1,4 @@
-"""Shape tables (`lstmspec/tables.py`, `lstmspec shapes`) and the staleness of reports/shapes.md."""
+"""Shape tables (`lstmspec/tables/`: build, formats, report; `lstmspec shapes`) and the staleness of reports/shapes.md."""
 from __future__ import annotations
 
 import json
@@ -168,6 +168,16 @@ def test_json_is_documented_plain_data():
     assert row == {"section": "gates", "quantity": "i", "shape": row["shape"], "value": [8, 63, 63, 64],
                    "note": "input gate"}
     assert json.loads(format_table(table("lstm"), "json"))["dims"] is None
+
+
+def test_json_names_its_schema_and_an_integer_version(capsys):
+    data = json.loads(format_table(table("lstm"), "json"))
+    assert list(data)[:2] == ["schema", "version"]
+    assert data["schema"] == "lstmspec-shapes"
+    assert type(data["version"]) is int and data["version"] == 1
+    assert main(["shapes", "convlstm2d", "rows=32", "--format", "json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    assert (cli["schema"], cli["version"]) == ("lstmspec-shapes", 1)
 
 
 def test_markdown_puts_shapes_in_code_spans():
