@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -9,13 +10,17 @@ import pytest
 from lstmspec.cli import main
 from lstmspec.errors import LookupFailed
 from lstmspec.spec import load_spec, shipped_names
-from lstmspec.tables import FORMATS, REPORT_COMMAND, format_table, seed_section, shape_table, shapes_report
+from lstmspec.tables import FORMATS, REPORT_COMMAND, format_table, shape_table, shapes_report
 
-REPORT = Path(__file__).resolve().parents[1] / "reports" / "shapes.md"
+ROOT = Path(__file__).resolve().parents[1]
+REPORT = ROOT / "reports" / "shapes.md"
+WORKED_EXAMPLE = ROOT / "docs" / "worked-example-xysun-shapes.md"
+COMMAND = re.compile(r"`lstmspec (shapes [^`]+)`")
 
-SEED_CONV = {"batch": 8, "time": 100, "rows": 128, "cols": 128, "channels": 3, "filters": 64,
-             "kernel_rows": 3, "kernel_cols": 3}
-SEED_LSTM = {"batch": 8, "time": 100, "input": 20, "units": 64}
+# the sizes of the worked example in docs/worked-example-xysun-shapes.md
+EXAMPLE_CONV = {"batch": 8, "time": 100, "rows": 128, "cols": 128, "channels": 3, "filters": 64,
+                "kernel_rows": 3, "kernel_cols": 3}
+EXAMPLE_LSTM = {"batch": 8, "time": 100, "input": 20, "units": 64}
 
 
 def table(name: str, sizes: dict | None = None, **config):
@@ -52,7 +57,7 @@ def test_lstm_torch_and_onnx_layout_rows():
     assert "concat(W_i, W_o, W_f, W_g), transposed" in t.row("onnx", "W").note  # ONNX gate order i, o, f, c
     assert "b_i = b_i:0 + b_i:1" in t.row("torch", "bias_ih_l0").note
     assert "gates i, f, g, o" in t.layouts["torch"]
-    c = table("lstm", SEED_LSTM)
+    c = table("lstm", EXAMPLE_LSTM)
     assert c.row("torch", "weight_ih_l0").value == (256, 20)
     assert c.row("onnx", "W").value == (1, 256, 20)
     assert c.row("onnx", "B").value == (1, 512)
@@ -86,8 +91,8 @@ def test_convlstm2d_symbolic_formula_follows_the_attributes(config, out_rows):
 
 
 # ------------------------------------------------------------------ concrete
-def test_convlstm2d_concrete_seed_example():
-    t = table("convlstm2d", SEED_CONV)
+def test_convlstm2d_concrete_worked_example():
+    t = table("convlstm2d", EXAMPLE_CONV)
     assert t.row("input", "x").value == (8, 100, 128, 128, 3)
     assert t.row("parameters", "W_i").value == (3, 3, 3, 64)
     assert t.row("parameters", "U_i").value == (3, 3, 64, 64)
@@ -103,20 +108,20 @@ def test_convlstm2d_concrete_seed_example():
 
 
 def test_convlstm2d_concrete_same_stride_2():
-    t = table("convlstm2d", SEED_CONV, padding="same", strides=2)
+    t = table("convlstm2d", EXAMPLE_CONV, padding="same", strides=2)
     assert t.row("gates", "f").value == (8, 64, 64, 64)
     assert t.row("gates", "f").shape == "(batch, ceil(rows / 2), ceil(cols / 2), filters)"
     assert t.row("keras", "kernel").value == (3, 3, 3, 256)
 
 
 def test_non_square_frames_keep_rows_first():
-    t = table("convlstm2d", {**SEED_CONV, "rows": 96})
+    t = table("convlstm2d", {**EXAMPLE_CONV, "rows": 96})
     assert t.row("input", "x").value == (8, 100, 96, 128, 3)
     assert t.row("states", "h").value == (8, 94, 126, 64)
 
 
 def test_channels_first_moves_the_channel_axis_of_batch_tensors_only():
-    t = table("convlstm2d", SEED_CONV, data_format="channels_first")
+    t = table("convlstm2d", EXAMPLE_CONV, data_format="channels_first")
     assert t.row("input", "x").value == (8, 100, 3, 128, 128)
     assert t.row("states", "h").shape == "(batch, filters, rows - kernel_rows + 1, cols - kernel_cols + 1)"
     assert t.row("outputs", "y, return_sequences=True").value == (8, 100, 64, 126, 126)
@@ -125,11 +130,11 @@ def test_channels_first_moves_the_channel_axis_of_batch_tensors_only():
 
 
 def test_peephole_specs_list_their_peepholes():
-    t = table("lstm_peephole", SEED_LSTM)
+    t = table("lstm_peephole", EXAMPLE_LSTM)
     assert t.row("parameters", "P_o").value == (64,)
     assert t.row("onnx", "P").shape == "(1, 3*units)"
     assert "concat(P_i, P_o, P_f)" in t.row("onnx", "P").note
-    c = table("convlstm2d_peephole", SEED_CONV)
+    c = table("convlstm2d_peephole", EXAMPLE_CONV)
     assert c.row("parameters", "P_i").shape == "(rows - kernel_rows + 1, cols - kernel_cols + 1, filters)"
     assert c.row("parameters", "P_i").value == (126, 126, 64)
 
@@ -160,7 +165,7 @@ def test_every_format_renders_for_every_shipped_spec(name, fmt):
 
 
 def test_json_is_documented_plain_data():
-    data = json.loads(format_table(table("convlstm2d", SEED_CONV, strides=2), "json"))
+    data = json.loads(format_table(table("convlstm2d", EXAMPLE_CONV, strides=2), "json"))
     assert set(data) >= {"spec", "title", "attrs", "dims", "given", "rows", "layouts"}
     assert data["attrs"]["strides"] == [2, 2]
     assert data["dims"]["out_rows"] == 63 and data["given"]["rows"] == 128
@@ -210,29 +215,79 @@ def test_report_covers_every_shipped_spec_and_says_how_to_regenerate():
         assert f"### Symbolic: `lstmspec shapes {name}`" in text
 
 
-def _rows(markdown: str) -> dict[str, str]:
-    """Markdown table lines by their first cell."""
-    return {line.split("|")[1].strip(): line for line in markdown.splitlines() if line.startswith("| ")}
+# ------------------------------------------------------ docs: worked example
+def _table_rows(markdown: str) -> list[list[str]]:
+    """The body rows of the first Markdown table in ``markdown``, as stripped cells (header and rule dropped)."""
+    lines = [line for line in markdown.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in line.split("|")[1:-1]] for line in lines[2:]]
 
 
-def test_seed_section_says_where_the_seed_is_wrong():
-    text = seed_section()
+def _worked_example() -> dict[str, str]:
+    """The worked example's ``## `` sections by heading."""
+    text = WORKED_EXAMPLE.read_text(encoding="utf-8")
+    return {part.split("\n", 1)[0]: part for part in text.split("\n## ")[1:]}
+
+
+def _shapes_json(argv: list[str], capsys) -> dict:
+    assert main([*argv, "--format", "json"]) == 0, f"exit code != 0 [lstmspec {' '.join(argv)}]"
+    return json.loads(capsys.readouterr().out)
+
+
+def _shape(cell: str) -> tuple[int, ...]:
+    """```(8, 64)``` -> (8, 64)."""
+    return tuple(int(n) for n in cell.strip("`()").split(",") if n.strip())
+
+
+@pytest.mark.parametrize("layer", ["LSTM", "ConvLSTM2D"])
+def test_worked_example_lstmspec_cells_are_what_lstmspec_derives(layer, capsys):
+    """Each lstmspec cell of the comparison with xysun's table is the output of the command in its heading."""
+    (heading, section), = [(h, s) for h, s in _worked_example().items() if h.startswith(f"{layer} (")]
+    argv = COMMAND.search(heading).group(1).split()
+    rows = _shapes_json(argv, capsys)["rows"]
+    body = _table_rows(section)
+    assert len(body) >= 9, f"rows compared={len(body)}, but should be >= 9 [{heading}]"
+    for label, _, post, ours, ours_value, mark, _ in body:
+        quantity, shape = re.fullmatch(r"(.+): `(.+)`", ours).groups()
+        found = [r for r in rows if r["quantity"] == quantity]
+        assert len(found) == 1, f"rows named {quantity!r}={len(found)}, but should be 1 [{heading}]"
+        assert shape == found[0]["shape"], f"{label}: symbolic={shape}, but should be {found[0]['shape']} [{heading}]"
+        value = tuple(found[0]["value"])
+        assert _shape(ours_value) == value, f"{label}: evaluated={ours_value}, but should be {value} [{heading}]"
+        if post == "—":
+            expected = "—"
+        elif _shape(post) == value:
+            expected = "✓"
+        else:
+            expected = "✓ per sample" if "without batch" in label and _shape(post) == value[1:] else "✗"
+        assert mark == expected, f"{label}: mark={mark}, but should be {expected} [{heading}]"
+
+
+def test_worked_example_variants_are_what_lstmspec_derives(capsys):
+    sections = _worked_example()
+    base = COMMAND.search(next(h for h in sections if h.startswith("ConvLSTM2D ("))).group(1).split()
+    body = _table_rows(sections["Around the post's example"])
+    assert len(body) >= 6, f"variants={len(body)}, but should be >= 6"
+    for words, out_rows, out_cols, gates, _ in body:
+        argv = base + ([] if words == "(defaults)" else words.strip("`").split())
+        data = _shapes_json(argv, capsys)
+        derived = {r["quantity"]: r["shape"] for r in data["rows"] if r["section"] == "derived dims"}
+        gate = next(r for r in data["rows"] if (r["section"], r["quantity"]) == ("gates", "i"))
+        assert (out_rows, out_cols) == (f"`{derived['out_rows']}`", f"`{derived['out_cols']}`"), words
+        assert _shape(gates) == tuple(gate["value"]), f"gates={gates}, but should be {gate['value']} [{words}]"
+
+
+def test_worked_example_cites_its_source_and_says_where_it_is_wrong():
+    text = WORKED_EXAMPLE.read_text(encoding="utf-8")
+    assert '"Shapes of LSTM and ConvLSTM" #10' in text and "https://github.com/xysun/blog/issues/10" in text
     assert "we choose units = filters = 64" in text
-    lstm_part, conv_part = text.split("### ConvLSTM2D", 1)
-    lstm, conv = _rows(lstm_part), _rows(conv_part.split("### What the seed", 1)[0])
-    assert "`(64, 1)`" in lstm["gates"] and "`(8, 64)`" in lstm["gates"] and "✗" in lstm["gates"]
-    assert "`(64, 20)`" in lstm["kernel"] and "`(20, 64)`" in lstm["kernel"] and "✗" in lstm["kernel"]
-    assert "`(20, 256)`" in lstm["kernel (the Keras variable)"]
-    assert "✓" in lstm["recurrent_kernel"]
-    assert "`(126, 126, 64)`" in conv["gates"] and "`(8, 126, 126, 64)`" in conv["gates"] and "✗" in conv["gates"]
-    assert "✓" in conv["kernel"] and "`(3, 3, 3, 256)`" in conv["kernel (the Keras variable)"]
-    assert "✓ per sample" in conv["hidden_state/output (without batch)"]
+    lstm = {row[0]: row for row in _table_rows(_worked_example()["LSTM (`lstmspec shapes lstm batch=8 time=100 "
+                                                                   "input=20 units=64`)"])}
+    assert lstm["gates"][2:4] == ["`(64, 1)`", "i: `(batch, units)`"] and lstm["gates"][5] == "✗"
+    assert lstm["kernel"][2] == "`(64, 20)`" and lstm["kernel"][4] == "`(20, 64)`" and lstm["kernel"][5] == "✗"
+    assert lstm["kernel (the Keras variable)"][4] == "`(20, 256)`"
     assert "(rows, cols) = (height, width)" in text
-    assert "floor((rows - dilation[0]*(kernel_rows - 1) - 1) / strides[0]) + 1" in text
-    variants = _rows(text.split("Around the seed's example:", 1)[1])
-    assert "`ceil(rows / 2)`" in variants["`padding=same strides=2`"]
-    assert "`(8, 64, 64, 64)`" in variants["`padding=same strides=2`"]
-    assert "`(8, 94, 126, 64)`" in variants["`rows=96 cols=128`"]
+    valid, same = load_spec("convlstm2d").dims["out_rows"].derived.render(None).split("; same: ")
+    assert f"out_rows = {valid.removeprefix('valid: ')}\n" in text and f"out_rows = {same}\n" in text
 
 
 # ----------------------------------------------------------------------- CLI

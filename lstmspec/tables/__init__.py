@@ -16,12 +16,10 @@ from .build import equation_shapes, grid_letters, shape_table
 from .formats import FORMATS, SCHEMA, SYMBOLIC, VERSION, describe, format_table, markdown_section, to_json
 from .model import Row, ShapeTable, Value, format_attr, format_value
 from .report import EXAMPLE_SIZES, REPORT_COMMAND, assignment_words, example_command, example_sizes, shapes_report
-from .xysun import seed_section
 
 __all__ = [
     "shape_table", "equation_shapes", "grid_letters",
     "FORMATS", "SCHEMA", "VERSION", "SYMBOLIC", "describe", "format_table", "markdown_section", "to_json",
     "Row", "ShapeTable", "Value", "format_attr", "format_value",
     "EXAMPLE_SIZES", "REPORT_COMMAND", "assignment_words", "example_command", "example_sizes", "shapes_report",
-    "seed_section",
 ]

@@ -13,7 +13,6 @@ from ..spec.model import Spec
 from .build import shape_table
 from .formats import markdown_section
 from .model import format_attr
-from .xysun import seed_section
 
 REPORT_COMMAND = "lstmspec shapes --all -o reports/shapes.md"
 
@@ -26,7 +25,7 @@ EXAMPLE_SIZES = {
 
 
 def example_sizes(spec: Spec) -> dict[str, int]:
-    """The worked example's sizes: the spec's own ``[example]`` (numbers from its paper) or the common ones."""
+    """The worked example's sizes: the spec's own ``[example]`` (the sizes of its source's example) or the common ones."""
     if spec.example:
         return dict(spec.example)
     return {k: v for k, v in EXAMPLE_SIZES.items() if k in spec.dims and spec.dims[k].derived is None}
@@ -49,7 +48,7 @@ def assignment_words(spec: Spec, sizes: Mapping[str, int], attrs: Mapping[str, A
 
 
 def shapes_report() -> str:
-    """The Markdown document ``reports/shapes.md``: every shipped spec, and the seed-004 check."""
+    """The Markdown document ``reports/shapes.md``: every shipped spec, symbolic and with its example sizes."""
     names = shipped_names()
     out = [
         "# Shape tables of the shipped specs",
@@ -65,10 +64,9 @@ def shapes_report() -> str:
         "",
         "Contents:",
         "",
-        "- [Checking a published shape table (seed 004)](#checking-a-published-shape-table-seed-004)",
     ]
     out += [f"- [{name}](#{name})" for name in names]
-    out += ["", seed_section(), ""]
+    out += [""]
     for name in names:
         spec = load_spec(name)
         attrs = spec.resolve_config()
