@@ -220,25 +220,21 @@ def test_fuzz_shrinks_a_failure_to_a_minimal_configuration(tmp_path, capsys):
     assert dims["batch"] == "1" and dims["time"] == "1"  # shrunk
 
 
-def test_a_missing_framework_is_skipped_with_one_line_unless_asked_for(monkeypatch, capsys):
-    from lstmspec.adapters.base import FRAMEWORKS
+def test_a_missing_framework_is_skipped_with_one_line_unless_asked_for(tmp_path):
+    """Where TensorFlow and Keras are not installed (a real environment without them, tests/interpreters.py)."""
+    from interpreters import lstmspec_without
 
-    monkeypatch.setattr(type(FRAMEWORKS.get("keras")), "available",
-                        lambda self: self.name != "keras" and _real_available(self))
-    assert main(["check", "lstm", "--framework", "keras"]) == 2
-    assert "not installed" in capsys.readouterr().err
-    assert main(["check", "lstm", "--framework", "torch.nn.LSTMCell,keras", "-q"]) == 2
-
-
-def _real_available(fw):
-    import importlib
-
-    try:
-        for m in fw.modules:
-            importlib.import_module(m)
-    except Exception:
-        return False
-    return True
+    without_tf = ("tensorflow", "keras")
+    listed = lstmspec_without(tmp_path, without_tf, "check", "lstm", "--device", "cpu", "--list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stderr.strip().splitlines() == ["skipping keras: not installed (pip install 'lstmspec[tf]')"]
+    implementations = {line.split(" | ")[1] for line in listed.stdout.splitlines() if " | " in line}
+    assert "torch.nn.LSTM" in implementations and not [i for i in implementations if i.startswith("keras")]
+    for frameworks in ("keras", "torch.nn.LSTMCell,keras"):
+        asked = lstmspec_without(tmp_path, without_tf, "check", "lstm", "--framework", frameworks, "-q")
+        assert asked.returncode == 2, asked.stderr
+        assert asked.stderr.strip().splitlines() == [
+            "lstmspec check: error: framework keras was asked for but is not installed: pip install 'lstmspec[tf]'"]
 
 
 def test_reference_numbers_are_float64_and_same_seed_same_data():

@@ -6,6 +6,7 @@ and say clearly what is wrong with a bad ``LSTMSPEC_REFERENCE_MATH``.
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -17,10 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lstmspec
-from lstmspec.errors import ConfigError, LookupFailed
+from lstmspec.errors import LookupFailed
 from lstmspec.reference import mathlib
 from lstmspec.reference.backends import NumpyBackend
 from lstmspec.reference.program import run_reference
+
+from interpreters import run_without
 
 torch = pytest.importorskip("torch")
 
@@ -113,15 +116,30 @@ def test_an_unknown_choice_lists_the_choices(monkeypatch):
         assert choice in str(err.value)
 
 
-def test_torch_required_but_missing_is_a_config_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` raise ImportError
-    fast = mathlib.ReferenceMath("torch")
-    with pytest.raises(ConfigError, match="LSTMSPEC_REFERENCE_MATH=torch"):
-        fast.tanh(np.zeros(mathlib.SMALL))
-    auto = mathlib.ReferenceMath("auto")
-    x = np.linspace(-3, 3, mathlib.SMALL)
-    np.testing.assert_array_equal(auto.tanh(x), np.tanh(x))  # auto falls back to numpy
-    assert auto.describe().startswith("tanh/sigmoid numpy") and "GEMM numpy" in auto.describe()
+def _without_torch(tmp_path, code: str) -> subprocess.CompletedProcess[str]:
+    """``code`` in this interpreter where torch is not installed (see tests/interpreters.py)."""
+    env = {k: v for k, v in os.environ.items() if k != mathlib.ENV}
+    return run_without(tmp_path, ("torch",), "import numpy as np\nfrom lstmspec.reference import mathlib\n" + code,
+                       env=env)
+
+
+def test_torch_required_but_not_installed_is_a_config_error(tmp_path):
+    out = _without_torch(tmp_path, "mathlib.ReferenceMath('torch').tanh(np.zeros(mathlib.SMALL))")
+    assert out.returncode == 1
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("lstmspec.errors.ConfigError: LSTMSPEC_REFERENCE_MATH=torch, but torch cannot be imported")
+    assert "set LSTMSPEC_REFERENCE_MATH=numpy" in last
+
+
+def test_auto_without_torch_installed_computes_in_numpy(tmp_path):
+    out = _without_torch(tmp_path, (
+        "auto = mathlib.ReferenceMath('auto')\n"
+        "x = np.linspace(-3, 3, mathlib.SMALL)\n"
+        "a = np.random.default_rng(0).standard_normal((256, 256))\n"
+        "assert np.array_equal(auto.tanh(x), np.tanh(x)) and np.array_equal(auto.matmul(a, a), a @ a)\n"
+        "print(auto.describe())"))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("tanh/sigmoid numpy") and "GEMM numpy" in out.stdout
 
 
 def test_a_small_check_does_not_import_torch():
@@ -207,10 +225,7 @@ def test_read_only_gemm_operands_give_no_warning_and_the_numpy_result():
         np.testing.assert_array_equal(mathlib.ReferenceMath("torch").matmul(a, a), a @ a)
 
 
-def test_auto_takes_torch_gemms_only_where_they_were_faster():
-    assert mathlib.mkl_on_intel(torch, "GenuineIntel") == torch.backends.mkl.is_available()
-    assert not mathlib.mkl_on_intel(torch, "AuthenticAMD"), "MKL's GEMM was slower than OpenBLAS on an AMD CPU"
-    assert not mathlib.mkl_on_intel(torch, "")
+def test_the_numpy_and_torch_choices_route_gemms_as_named():
     assert mathlib.ReferenceMath("numpy").gemm_torch() is None
     assert mathlib.ReferenceMath("torch").gemm_torch() is torch
 
@@ -269,28 +284,30 @@ def test_mismatched_gemm_shapes_raise_numpys_value_error():
         mathlib.ReferenceMath("torch").matmul_add(np.zeros((512, 128)), a, w)
 
 
-@pytest.mark.parametrize("avx512, vendor, elementwise, gemm", [
-    (True, "GenuineIntel", False, True),  # this session's Xeon: numpy's tanh vectorized, MKL's GEMM faster
-    (False, "AuthenticAMD", True, False),  # the AMD VM of earlier sessions: SLEEF's tanh faster, OpenBLAS's GEMM
-    (False, "GenuineIntel", True, True),
-])
-def test_auto_routes_to_torch_only_what_was_faster_there(monkeypatch, avx512, vendor, elementwise, gemm):
-    monkeypatch.setattr(mathlib, "numpy_vectorizes_tanh", lambda: avx512)
-    monkeypatch.setattr(mathlib, "_cpu_vendor", lambda: vendor)
-    routes = mathlib.ReferenceMath("auto").routes()
-    assert (routes.elementwise, routes.gemm) == (elementwise, gemm and torch.backends.mkl.is_available())
-    assert (routes.torch is torch) == (routes.elementwise or routes.gemm)
+def test_auto_sends_to_torch_only_what_was_faster_there():
+    """SLEEF's tanh/sigmoid only where numpy's are not vectorized; MKL's GEMMs only on Intel CPUs
+    (on an AMD CPU OpenBLAS's were faster); on an AMD CPU with AVX-512 nothing at all."""
+    for vectorized in (True, False):
+        for vendor in ("GenuineIntel", "AuthenticAMD", ""):
+            for mkl in (True, False):
+                elementwise, gemm = mathlib.auto_routes(vectorized, vendor, mkl)
+                facts = f"numpy_vectorized={vectorized}, vendor={vendor!r}, torch_has_mkl={mkl}"
+                assert elementwise == (not vectorized), f"elementwise={elementwise}, but should not be [{facts}]"
+                assert gemm == (vendor == "GenuineIntel" and mkl), f"gemm={gemm}, but should not be [{facts}]"
+    assert mathlib.auto_routes(True, "AuthenticAMD", True) == (False, False)
 
 
-def test_auto_with_nothing_for_torch_to_do_does_not_import_it(monkeypatch):
-    monkeypatch.setattr(mathlib, "numpy_vectorizes_tanh", lambda: True)
-    monkeypatch.setattr(mathlib, "_cpu_vendor", lambda: "AuthenticAMD")
-    import types
-
-    monkeypatch.setitem(sys.modules, "torch", types.ModuleType("torch"))  # what an import would give
-    auto = mathlib.ReferenceMath("auto")
-    assert auto.routes() == mathlib.Routes(), "torch was imported though nothing goes through it"
-    assert auto.describe().startswith("tanh/sigmoid numpy") and "GEMM numpy" in auto.describe()
+def test_auto_imports_torch_exactly_when_something_goes_through_it_on_this_cpu():
+    """In a fresh process, on this machine's real CPU facts (no import when there is nothing for torch to do)."""
+    code = ("import json, sys; from lstmspec.reference import mathlib as m; r = m.ReferenceMath('auto').routes(); "
+            "print(json.dumps([r.elementwise, r.gemm, 'torch' in sys.modules, m.numpy_vectorizes_tanh(), "
+            "m._cpu_vendor()]))")
+    env = {k: v for k, v in os.environ.items() if k != mathlib.ENV}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    elementwise, gemm, imported, vectorized, vendor = json.loads(out.stdout)
+    assert (elementwise, gemm) == mathlib.auto_routes(vectorized, vendor, torch.backends.mkl.is_available())
+    assert imported == any(mathlib.auto_routes(vectorized, vendor, torch_has_mkl=True)), (
+        f"torch imported={imported}, but should be the opposite on {vendor!r} with numpy_vectorized={vectorized}")
 
 
 def test_the_cpu_facts_come_from_proc_cpuinfo():

@@ -75,9 +75,14 @@ def _cpu_vendor() -> str:
     return cpuinfo("vendor_id")
 
 
-def mkl_on_intel(torch: Any, vendor: str) -> bool:
-    """Whether torch's float64 GEMM is MKL's on an Intel CPU (``vendor``): where it beat numpy's OpenBLAS."""
-    return vendor == "GenuineIntel" and bool(torch.backends.mkl.is_available())
+def auto_routes(numpy_vectorized: bool, vendor: str, torch_has_mkl: bool) -> tuple[bool, bool]:
+    """What ``auto`` sends through torch on a CPU with these facts: (tanh/sigmoid, GEMMs).
+
+    Each goes where it was faster: tanh/sigmoid to SLEEF where numpy's are not
+    vectorized, GEMMs to MKL only on an Intel CPU (``vendor``). A pure function
+    of the facts, so the rule can be checked for any CPU on any machine.
+    """
+    return not numpy_vectorized, vendor == "GenuineIntel" and torch_has_mkl
 
 
 def numpy_vectorizes_tanh() -> bool:
@@ -106,14 +111,14 @@ def _no_torch() -> Routes:
 
 
 def _auto() -> Routes:
-    elementwise, vendor = not numpy_vectorizes_tanh(), _cpu_vendor()
-    if not (elementwise or vendor == "GenuineIntel"):
-        return Routes()  # nothing would go through torch: it is not even imported
+    vectorized, vendor = numpy_vectorizes_tanh(), _cpu_vendor()
+    if not any(auto_routes(vectorized, vendor, torch_has_mkl=True)):
+        return Routes()  # nothing would go through torch even with MKL: it is not even imported
     try:
         import torch
     except ImportError:
         return Routes()
-    return Routes(torch, elementwise, mkl_on_intel(torch, vendor))
+    return Routes(torch, *auto_routes(vectorized, vendor, bool(torch.backends.mkl.is_available())))
 
 
 def _torch_required() -> Routes:
