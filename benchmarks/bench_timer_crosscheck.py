@@ -15,6 +15,10 @@ machine's load hits them alike. Two figures per timer:
 
 Bar: lstmspec's figure within 5% of each other timer's. Exit 0 when it holds, 1 when not.
 
+``--workload sleep`` times ``time.sleep(0.010)`` instead, whose true time is known: the same
+bar, and lstmspec's figure over 10 ms must lie in [1, 1.25) (a sleep never returns early;
+more than a quarter late means the timer, or the machine, added time).
+
 Measured (2-core AMD EPYC VM shared with other jobs, load average about 4; torch 2.13.0+cpu,
 ``--threads 1``), minimum of per-round medians:
 
@@ -33,6 +37,7 @@ for each other), and the minima scattered by +-70%: time with one thread per fre
     python benchmarks/bench_timer_crosscheck.py                 # CPU, batch 16, time 50, input = units = 256
     python benchmarks/bench_timer_crosscheck.py --device cuda   # + triton.testing.do_bench when installed
     python benchmarks/bench_timer_crosscheck.py --rounds 7 --threads 2 --json out.json
+    python benchmarks/bench_timer_crosscheck.py --workload sleep --max-time 0.4   # about 15 s
 """
 from __future__ import annotations
 
@@ -41,6 +46,7 @@ import json
 import os
 import statistics
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +60,8 @@ import lstmspec  # noqa: E402
 from lstmspec.bench.timing import TimingOptions, measure  # noqa: E402
 
 BAR = 0.05
+SLEEP_S = 0.010
+SLEEP_BAR = (1.0, 1.25)  # lstmspec's figure over SLEEP_S
 
 
 def lstm_call(device: str, batch: int, steps: int, units: int, seed: int) -> Callable[[], Any]:
@@ -76,6 +84,10 @@ def lstm_call(device: str, batch: int, steps: int, units: int, seed: int) -> Cal
             return layer(xt, (h0, c0))
 
     return call
+
+
+def sleep_call() -> None:
+    time.sleep(SLEEP_S)
 
 
 def timers(fn: Callable[[], Any], device: str, threads: int, options: TimingOptions) -> dict[str, Callable[[], float]]:
@@ -104,6 +116,8 @@ def timers(fn: Callable[[], Any], device: str, threads: int, options: TimingOpti
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--workload", default="lstm", choices=["lstm", "sleep"],
+                        help=f"lstm: the torch.nn.LSTM call; sleep: time.sleep({SLEEP_S}), whose true time is known")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--time", type=int, default=50)
     parser.add_argument("--units", type=int, default=256)
@@ -117,8 +131,11 @@ def main(argv: list[str] | None = None) -> int:
         print("no CUDA device: nothing to cross-check on cuda", file=sys.stderr)
         return 0
     torch.set_num_threads(args.threads)
-    fn = lstm_call(args.device, args.batch, args.time, args.units, args.seed)
-    options = TimingOptions(max_time_s=args.max_time)
+    if args.workload == "sleep":
+        fn, options = sleep_call, TimingOptions(min_time_s=min(0.1, args.max_time), max_time_s=args.max_time)
+    else:
+        fn, options = lstm_call(args.device, args.batch, args.time, args.units, args.seed), \
+            TimingOptions(max_time_s=args.max_time)
     chosen = timers(fn, args.device, args.threads, options)
     medians: dict[str, list[float]] = {name: [] for name in chosen}
     for r in range(args.rounds):
@@ -136,14 +153,23 @@ def main(argv: list[str] | None = None) -> int:
         if name != "lstmspec":
             ok = ok and abs(diff) <= BAR
         rows.append((name, best, typical, diff))
-    case = f"torch.nn.LSTM forward, {args.device}, float32, batch={args.batch} time={args.time} " \
-           f"input=units={args.units}, {args.threads} thread(s), {args.rounds} rounds"
+    if args.workload == "sleep":
+        case = f"time.sleep({SLEEP_S}), {args.threads} thread(s), {args.rounds} rounds"
+    else:
+        case = f"torch.nn.LSTM forward, {args.device}, float32, batch={args.batch} time={args.time} " \
+               f"input=units={args.units}, {args.threads} thread(s), {args.rounds} rounds"
     print(f"\n{case}\n")
     print("| timer | min of medians | median of medians | lstmspec vs this |")
     print("|---|---:|---:|---:|")
     for name, best, typical, diff in rows:
         print(f"| {name} | {best * 1e3:.3f} ms | {typical * 1e3:.3f} ms | {100 * diff:+.1f}% |")
     print(f"\n{'PASS' if ok else 'FAIL'}: lstmspec within {100 * BAR:.0f}% of every other timer (min of medians)")
+    if args.workload == "sleep":
+        ratio = ours_min / SLEEP_S
+        within = SLEEP_BAR[0] <= ratio < SLEEP_BAR[1]
+        ok = ok and within
+        print(f"{'PASS' if within else 'FAIL'}: lstmspec's {ours_min * 1e3:.3f} ms over the {SLEEP_S * 1e3:g} ms sleep "
+              f"is {ratio:.3f}, in [{SLEEP_BAR[0]:g}, {SLEEP_BAR[1]:g})")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"case": case, "medians_s": medians, "pass": ok, "versions": {

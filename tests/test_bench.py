@@ -1,14 +1,13 @@
 """``lstmspec bench``: the timer, suites, peaks, reports, and the command on tiny cases.
 
-No assertion here depends on how fast real LSTM work runs (machines are
-shared and noisy): the timer is checked on a virtual clock and against
-``torch.utils.benchmark.Timer`` on a 10 ms sleep; the real PyTorch-LSTM
-cross-check is ``benchmarks/bench_timer_crosscheck.py``.
+No assertion here depends on the real clock (machines are shared and
+noisy): the timer is checked on a virtual clock. Its agreement with
+``torch.utils.benchmark.Timer`` on a real PyTorch LSTM and on a 10 ms sleep is
+measured by ``benchmarks/bench_timer_crosscheck.py`` (``--workload sleep``).
 """
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -90,23 +89,6 @@ def test_nice_block_sizes():
 def test_bad_timing_options_say_which(bad):
     with pytest.raises(ConfigError, match="Expected"):
         TimingOptions(**bad).check()
-
-
-def test_agrees_with_torch_benchmark_timer_within_5_percent():
-    """A 10 ms sleep, timed by both in turns; load only adds time, so each timer's
-    quietest round (the minimum of its medians) is what the two must agree on."""
-    benchmark = pytest.importorskip("torch.utils.benchmark")
-
-    def sleep():
-        time.sleep(0.010)
-
-    options = TimingOptions(min_time_s=0.1, max_time_s=0.4)
-    ours, theirs = [], []
-    for _ in range(4):
-        ours.append(measure(sleep, options).median)
-        theirs.append(benchmark.Timer(stmt="fn()", globals={"fn": sleep}).blocked_autorange(min_run_time=0.1).median)
-    assert min(ours) == pytest.approx(min(theirs), rel=0.05)
-    assert 0.010 <= min(ours) < 0.0125
 
 
 # -------------------------------------------------------------------- suites
