@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..machine import cpu_name
+from ..machine import cpu_name, default_memory_cap, parse_memory
 from ..reference.backends import get_backend
 from ..spec.catalog import load_spec, shipped_names
 from ..spec.model import Spec
@@ -72,6 +72,9 @@ def add_parser(sub: Any) -> None:
                    help="run kernels in this process (default: a worker process, so hangs and crashes are results)")
     p.add_argument("--timeout", type=float, default=120.0, metavar="S",
                    help="per-case time limit for an isolated kernel, seconds (default 120)")
+    p.add_argument("--max-memory", type=_memory, default=default_memory_cap(), metavar="SIZE",
+                   help="memory cap of an isolated kernel's worker and what it starts, e.g. 4G, 512M or 50%% "
+                   "(of RAM); a case that goes over fails (default: half of the machine's memory)")
     p.add_argument("--case", action="append", metavar="KEY", help="run exactly this case (a key from a report's "
                    "replay command, e.g. batch=2,time=3,padding=same); repeatable")
     p.add_argument("--where", action="append", default=[], metavar="NAME=VALUE",
@@ -90,6 +93,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--list", action="store_true", help="list the cases and implementations that would run, then exit")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=cmd_check)
+
+
+def _memory(text: str) -> int:
+    try:
+        return parse_memory(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _jobs(text: str) -> int:
@@ -450,16 +460,21 @@ def _fuzz(plans: list[Plan], args: argparse.Namespace, keep: Callable[[Order, Ca
 
 
 def _kernel_target(ref: str, spec_arg: str, spec: Spec, args: argparse.Namespace) -> Target:
+    """The kernel's file is imported in a worker first, under --timeout: whatever it does there (exit, hang,
+    raise) is one ConfigError, never the end of this process. Isolated, the worker then runs the cases and
+    this process sees only what the kernel declares; with --no-isolate it is imported here as well."""
     from ..kernels.isolation import IsolatedKernel
     from ..kernels.loading import load_kernel
     from ..kernels.protocol import KernelAdapter
 
-    impl = KernelAdapter(load_kernel(ref), ref, spec.name, grad=True if args.grad else None)
-    target = Target(ref, "kernel", impl)
-    if not args.no_isolate:
-        target.isolated = IsolatedKernel(ref, spec_arg, grad=True if args.grad else None, supports={},
-                                         seed=args.seed, want_grads=not args.no_grad, timeout=args.timeout)
-    return target
+    grad = True if args.grad else None
+    isolated = IsolatedKernel(ref, spec_arg, grad=grad, seed=args.seed, want_grads=not args.no_grad,
+                              timeout=args.timeout, max_memory=getattr(args, "max_memory", None))
+    declared = isolated.start()
+    if args.no_isolate:
+        isolated.stop()
+        return Target(ref, "kernel", KernelAdapter(load_kernel(ref), ref, spec.name, grad=grad))
+    return Target(ref, "kernel", declared, isolated=isolated)
 
 
 def _write_reports(results: list[CaseResult], meta: dict[str, Any], args: argparse.Namespace) -> None:

@@ -51,6 +51,7 @@ class CaseResult:
     kind: str = "framework"  # "framework" | "kernel"
     diagnosis: str = ""
     gates: str = ""  # where a failing kernel's gates first left the equations (kernels that return gates)
+    output: str = ""  # what an isolated kernel printed during this case (truncated)
 
     @property
     def worst(self) -> Comparison | None:
@@ -81,6 +82,15 @@ class CaseResult:
             return head + f"\n      {self.reason}"
         return head
 
+    def printed(self, lines: int = 3, width: int = 160) -> str:
+        """The last lines an isolated kernel printed in this case, indented for a report ("" if none)."""
+        every = self.output.strip().splitlines()
+        if not every:
+            return ""
+        shown = every[-lines:]
+        more = f" (last {len(shown)} of {len(every)} lines; all in --json)" if len(every) > len(shown) else ""
+        return f"      the kernel printed{more}:" + "".join(f"\n        | {line[:width]}" for line in shown)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "spec": self.spec,
@@ -99,6 +109,7 @@ class CaseResult:
             "convention": self.convention,
             "diagnosis": self.diagnosis,
             "gates": self.gates,
+            "output": self.output,
             "replay": self.replay(),
             "comparisons": [
                 {"quantity": c.quantity, "kind": c.kind, "passed": c.passed, "error": c.error, "max_abs": c.max_abs,

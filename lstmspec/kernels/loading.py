@@ -32,7 +32,10 @@ def load_kernel(ref: str) -> Any:
             module = importlib.import_module(where)
         except ImportError as exc:
             raise ConfigError(f"cannot import kernel module {where!r}: {exc}") from None
-        except Exception as exc:  # noqa: BLE001 - the user's module failed while importing
+        except SystemExit as exc:
+            raise ConfigError(f"importing {where} called sys.exit({exc.code!r}) (SystemExit); a kernel module "
+                              "must not exit") from None
+        except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - the user's module failed while importing
             raise ConfigError(f"importing {where} raised {_last_frame(exc)}") from None
     try:
         return getattr(module, name)
@@ -55,7 +58,10 @@ def _load_file(path: Path) -> Any:
         spec.loader.exec_module(module)
     except SyntaxError as exc:
         raise ConfigError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
-    except Exception as exc:  # noqa: BLE001
+    except SystemExit as exc:  # a kernel file that exits must not end lstmspec (with exit 0, a false pass)
+        raise ConfigError(f"importing {path} called sys.exit({exc.code!r}) (SystemExit); a kernel file must "
+                          "not exit") from None
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001
         raise ConfigError(f"importing {path} raised {_last_frame(exc)}") from None
     finally:
         sys.path.remove(str(path.parent.resolve()))

@@ -29,14 +29,17 @@ message saying so.
 from __future__ import annotations
 
 import inspect
+import signal
+import threading
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..adapters.base import Adapter, Outcome, as_numpy
+from ..adapters.base import Adapter, Outcome, Prepared, as_numpy
 from ..check.oracle import CaseData
 from ..check.precision import Precision, torch_dtype, torch_math_mode
 from ..errors import ConfigError
@@ -133,8 +136,79 @@ class KernelAdapter(Adapter):
             return f"a torch.nn.Module kernel needs the spec's torch layout ({data.spec.name} has none)"
         return None
 
+    # --------------------------------------------------------------- prepare
+    def prepare(self, data: CaseData, device: str, precision: Precision, *, threads: int | None = None) -> Prepared:
+        """The kernel called as the check calls it, inputs made once: what ``lstmspec bench`` times.
+
+        Unlike ``run``, nothing is validated per call (the check does that first).
+        """
+        import torch
+
+        def tensor(a: np.ndarray) -> Any:
+            return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float64).to(device=device,
+                                                                                   dtype=torch_dtype(precision))
+
+        x = tensor(data.x)
+        state = {k: tensor(v) for k, v in data.state.items()}
+        layout = data.spec.layout(self.layout) if self.layout else None
+        source = layout.to_framework(data.params, data.rng("bias split")) if layout else data.params
+        params = {k: tensor(v) for k, v in source.items()}
+        config = {**data.attrs, "return_sequences": True}
+        weights: list[Any] = []
+        if self.module_class:
+            module = self.fn(data.x.shape[-1], data.state["h"].shape[-1], batch_first=True)
+            module = module.to(device=device, dtype=torch_dtype(precision))
+            own = dict(module.named_parameters())
+            missing = sorted(set(own) - set(params))
+            if missing:
+                raise ConfigError(f"the layout gives no {', '.join(missing)}")
+            with torch.no_grad():
+                for name, p in own.items():
+                    p.copy_(params[name])
+            weights = list(module.parameters())
+
+            def call(x: Any, state: Mapping[str, Any], params: Mapping[str, Any]) -> Any:
+                y, (h, c) = module(x, (state["h"][None], state["c"][None]))
+                return y, {"h": h[0], "c": c[0]}
+        elif self.arrays == "numpy":
+            def to_np(t: Any) -> np.ndarray:
+                return t.detach().cpu().numpy().copy()
+            np_args = (to_np(x), {k: to_np(v) for k, v in state.items()}, {k: to_np(v) for k, v in params.items()})
+
+            def call(x: Any, state: Mapping[str, Any], params: Mapping[str, Any]) -> Any:
+                return self.fn(*np_args, config)
+        else:
+            def call(x: Any, state: Mapping[str, Any], params: Mapping[str, Any]) -> Any:
+                return self.fn(x, dict(state), dict(params), config)
+
+        def forward() -> Any:
+            with torch.no_grad():
+                return call(x, state, params)
+
+        def outputs() -> Outcome:
+            y, final = forward()[:2]  # a kernel that returns its gates returns them third
+            return Outcome(as_numpy(y), {k: as_numpy(v) for k, v in dict(final).items()})
+
+        leaves = {"x": x.detach().clone().requires_grad_(True),
+                  **{k: v.detach().clone().requires_grad_(True) for k, v in state.items()}}
+        grad_params = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+        cot = {k: tensor(v) for k, v in data.cotangents.items()}
+
+        def forward_backward() -> Any:
+            y, final = call(leaves["x"], {k: leaves[k] for k in state}, grad_params)[:2]
+            loss = (y * cot["y"]).sum()
+            for k, v in dict(final).items():
+                if k in cot:
+                    loss = loss + (v * cot[k]).sum()
+            targets = list(leaves.values()) + (weights or list(grad_params.values()))
+            return torch.autograd.grad(loss, targets, allow_unused=True)
+
+        return Prepared(forward, outputs, forward_backward=forward_backward
+                        if self.gradients and self.arrays == "torch" else None,
+                        context=lambda: torch_math_mode(precision), note=f"{self.arrays} arrays")
+
     # ------------------------------------------------------------------- run
-    def run(self, data: CaseData, device: str, precision: Precision, want_grads: bool) -> Outcome:
+    def _run(self, data: CaseData, device: str, precision: Precision, want_grads: bool) -> Outcome:
         import torch
 
         tdtype = torch_dtype(precision)
@@ -150,15 +224,18 @@ class KernelAdapter(Adapter):
         source = layout.to_framework(data.params, data.rng("bias split")) if layout else data.params
         params = {k: tensor(v) for k, v in source.items()}
         config = {**data.attrs, **{"return_sequences": True}}
-        snapshot = {"x": x.detach().clone(), **{f"state[{k!r}]": v.detach().clone() for k, v in state.items()},
-                    **{f"params[{k!r}]": v.detach().clone() for k, v in params.items()}}
+        given = {"x": x, **{f"state[{k!r}]": v for k, v in state.items()},
+                 **{f"params[{k!r}]": v for k, v in params.items()}}
+        snapshot = {label: v.detach().clone() for label, v in given.items()}
+        # the kernel gets copies of the dicts: one that empties or edits them breaks only its own view
+        state_arg, params_arg = dict(state), dict(params)
         with torch_math_mode(precision):
-            y, final, gates = self._call(x, state, params, config, data, torch)
-            live = {"x": x, **{f"state[{k!r}]": v for k, v in state.items()},
-                    **{f"params[{k!r}]": v for k, v in params.items()}}
+            y, final, gates = self._call(x, state_arg, params_arg, config, data, torch)
             for label, before in snapshot.items():
-                if not torch.equal(live[label].detach(), before):
+                if not torch.equal(given[label].detach(), before):
                     raise KernelFault(f"modified its input {label} in place")
+            if self.module_class:
+                params = params_arg  # the module's own parameters are the leaves whose gradients count
             self._check_returned(y, final, data, device, precision, torch)
             grads: dict[str, np.ndarray] = {}
             if want_grads:
@@ -177,10 +254,15 @@ class KernelAdapter(Adapter):
                 return t.detach().cpu().numpy().copy()
             args = (to_np(x), {k: to_np(v) for k, v in state.items()}, {k: to_np(v) for k, v in params.items()}, config)
         try:
-            returned = self.fn(*args)
+            with _own_interrupts() as interrupted:
+                returned = self.fn(*args)
         except KernelFault:
             raise
-        except Exception as exc:  # noqa: BLE001 - the kernel's exception is the case's result
+        except KeyboardInterrupt as exc:
+            if interrupted():
+                raise  # the user pressed Ctrl-C: the run stops, this is not the kernel's doing
+            raise KernelFault(f"raised {_describe(exc)}") from None
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - the kernel's exception is the case's result
             raise KernelFault(f"raised {_describe(exc)}") from None
         expected = "(y, final_state, gates)" if self.returns_gates else "(y, final_state)"
         if not isinstance(returned, (tuple, list)) or len(returned) != (3 if self.returns_gates else 2):
@@ -219,7 +301,7 @@ class KernelAdapter(Adapter):
             out, (h, c) = module(x, (state["h"][None], state["c"][None])) if state else module(x)
         except KernelFault:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except (Exception, SystemExit) as exc:  # noqa: BLE001
             raise KernelFault(f"raised {_describe(exc)}") from None
         return out, {"h": h[0], "c": c[0]}
 
@@ -254,6 +336,29 @@ class KernelAdapter(Adapter):
         leaves = {"x": x, **({} if data.zero_state else state), **params}
         values = torch.autograd.grad(loss, list(leaves.values()), allow_unused=True)
         return {k: as_numpy(g) if g is not None else np.zeros(tuple(leaves[k].shape)) for k, g in zip(leaves, values)}
+
+
+@contextmanager
+def _own_interrupts() -> Iterator[Callable[[], bool]]:
+    """Tell a real SIGINT (Ctrl-C) from a KeyboardInterrupt the kernel raises itself: the first stops the
+    run, the second is the kernel's failure like any exception."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: True
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: Any) -> None:
+        received.append(signum)
+        if callable(previous):
+            previous(signum, frame)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(received)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _describe(exc: BaseException) -> str:

@@ -32,6 +32,8 @@ def render_terminal(results: Sequence[CaseResult], meta: Mapping[str, Any] | Non
         out.append(f"Failed ({len(failed)}):")
         for r in failed:
             out.append(r.summary_line())
+            if r.output:
+                out.append(r.printed())
             if r.diagnosis:
                 out.append(f"      diagnosis: {r.diagnosis}")
             out.append(f"      replay: {r.replay()}")
