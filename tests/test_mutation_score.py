@@ -5,11 +5,6 @@ real-world bug each, named by the function and its docstring) must fail, and
 correct ones written in different ways must pass. A wrong kernel only counts
 as caught if cases really ran (a kernel that declares support for nothing
 skips every case and fails none: that is not a catch).
-
-``MATRIX_GAPS`` are wrong kernels the default matrix does not catch yet; they
-are strict xfails here (so fixing the matrix turns them into failures that ask
-to move them to ``WRONG``), and a second test proves each is wrong on the one
-case that would catch it.
 """
 from __future__ import annotations
 
@@ -93,20 +88,7 @@ def listed(kind: str) -> list[tuple[str, str]]:
     return [(spec, fn.__name__) for spec, module in BY_SPEC.items() for fn in getattr(module, kind)]
 
 
-def gaps() -> list[tuple[str, str, str, str]]:
-    """(spec, kernel name, a case key that catches it, why the default matrix has no such case)."""
-    return [(spec, fn.__name__, case, why) for spec, module in BY_SPEC.items()
-            for fn, (case, why) in module.MATRIX_GAPS.items()]
-
-
-WRONG_PARAMS = [pytest.param(spec, name, id=f"{spec}-{name}") for spec, name in listed("WRONG")] + [
-    pytest.param(spec, name, id=f"{spec}-{name}",
-                 marks=pytest.mark.xfail(strict=True, reason=f"default matrix gap: {why}; --case {case} catches it "
-                                                           "(once the matrix does, move it to WRONG)"))
-    for spec, name, case, why in gaps()]
-
-
-@pytest.mark.parametrize("spec, name", WRONG_PARAMS)
+@pytest.mark.parametrize("spec, name", [pytest.param(s, n, id=f"{s}-{n}") for s, n in listed("WRONG")])
 def test_wrong_kernel_fails_the_default_matrix(spec, name):
     t = tally(spec, name)
     assert t.ran() >= 1, (f"cases run={t.ran()}, but should be >= 1: every case was skipped "
@@ -126,7 +108,7 @@ def test_correct_kernel_passes_the_default_matrix(spec, name):
                                                  f"[{call(spec, name)}]")
 
 
-def test_default_matrix_has_the_cases_that_caught_the_former_gaps():
+def test_default_matrix_has_a_batch_of_one_mixed_axis_strides_and_a_non_square_same_kernel():
     """batch of one, mixed-axis strides/dilation, and `same` with the non-square default kernel."""
     from lstmspec import load_spec
     from lstmspec.check.cases import default_matrix
@@ -162,9 +144,6 @@ def test_mutation_score(capsys):
     only64 = [ref(*k) for k in wrong if not tally(*k).caught("float32")]
     if only64:
         lines.append(f"  caught at float64 only (bugs that are float32-accurate by nature): {', '.join(only64)}")
-    if gaps():
-        lines.append(f"  known gaps, not caught by the default matrix ({len(gaps())}): "
-                     + "; ".join(f"{ref(spec, name)} ({why}; --case {case} catches it)" for spec, name, case, why in gaps()))
     with capsys.disabled():
         print("\n" + "\n".join(lines))
     missed = [ref(*k) for k in wrong if not tally(*k).caught()]

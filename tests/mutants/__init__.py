@@ -1,9 +1,8 @@
 """Kernels with known answers, for measuring what ``lstmspec check`` catches (tests/test_mutation_score.py).
 
 Each module holds, for one spec, ``CORRECT`` (kernels written in different
-ways that must pass), ``WRONG`` (one plausible real-world bug each, which must
-fail) and ``MATRIX_GAPS`` (wrong kernels the default case matrix does not
-catch yet, mapped to (a case key that catches it, why the matrix has none).
+ways that must pass) and ``WRONG`` (one plausible real-world bug each, which must
+fail).
 """
 from __future__ import annotations
 

@@ -344,7 +344,3 @@ WRONG = [
     channels_first_declared_but_ignored, initial_state_zeros_of_input_size,
     strides_first_axis_only, dilation_first_axis_only, same_pads_from_kernel_rows,
 ]
-
-#: Wrong kernels the default case matrix does not catch (a finding about the matrix, not a weaker kernel):
-#: kernel -> (a case key that catches it, why the default matrix has no such case).
-MATRIX_GAPS: dict = {}  # wrong kernels the default matrix misses (none since batch-of-one and mixed-axis cases)

@@ -493,7 +493,3 @@ WRONG = [
     writes_state_in_place, computes_in_float32, torch_hardsigmoid_in_float64, nn_lstm_batch_first_missing,
     squeeze_drops_batch_of_one,
 ]
-
-#: Wrong kernels the default case matrix does not catch (a finding about the matrix, not a weaker kernel):
-#: kernel -> (a case key that catches it, why the default matrix has no such case).
-MATRIX_GAPS: dict = {}  # wrong kernels the default matrix misses (none since batch-of-one and mixed-axis cases)
