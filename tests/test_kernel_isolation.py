@@ -239,3 +239,11 @@ def test_no_worker_is_left_running_after_a_check(tmp_path: Path) -> None:
     ref = kernel_file(tmp_path, "def lstm(x, state, params, config):\n    raise ValueError('x')\n") + ":lstm"
     assert check("--kernel", ref, "--case", CASE) == 1
     assert _children() - before == set()
+
+
+def test_bench_refuses_a_kernel_file_that_exits_at_import_with_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ref = kernel_file(tmp_path, "raise SystemExit(0)\n") + ":lstm"
+    assert main(["bench", "lstm", "--kernel", ref]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "sys.exit(0)" in err[0]

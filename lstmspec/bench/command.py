@@ -164,11 +164,13 @@ def plan_runs(args: argparse.Namespace, notes: list[str]) -> list[Any]:
             cases = suite.cases([spec], explicit=bool(args.specs), notes=notes)
         if not cases:
             continue
-        from ..kernels.loading import load_kernel
+        from ..kernels.isolation import load_in_process
         from ..kernels.protocol import KernelAdapter
 
-        # kernels before frameworks: Triton's LLVM aborts the process when loaded after TensorFlow's
-        kernels = [from_kernel(KernelAdapter(load_kernel(ref), ref, spec.name)) for ref in args.kernel or []]
+        # kernels before frameworks: Triton's LLVM aborts the process when loaded after TensorFlow's;
+        # each file is imported in a worker first, so one that exits or hangs at import cannot end the bench
+        kernels = [from_kernel(KernelAdapter(load_in_process(ref, name), ref, spec.name))
+                   for ref in args.kernel or []]
         with_frameworks = bool(wanted) or not args.kernel
         impls = select(spec, wanted if (wanted or not args.kernel) else ["reference"],
                        with_frameworks=with_frameworks, notes=notes)

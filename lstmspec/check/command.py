@@ -463,18 +463,16 @@ def _kernel_target(ref: str, spec_arg: str, spec: Spec, args: argparse.Namespace
     """The kernel's file is imported in a worker first, under --timeout: whatever it does there (exit, hang,
     raise) is one ConfigError, never the end of this process. Isolated, the worker then runs the cases and
     this process sees only what the kernel declares; with --no-isolate it is imported here as well."""
-    from ..kernels.isolation import IsolatedKernel
-    from ..kernels.loading import load_kernel
+    from ..kernels.isolation import IsolatedKernel, load_in_process
     from ..kernels.protocol import KernelAdapter
 
     grad = True if args.grad else None
+    if args.no_isolate:
+        return Target(ref, "kernel", KernelAdapter(load_in_process(ref, spec_arg, timeout=args.timeout), ref,
+                                                   spec.name, grad=grad))
     isolated = IsolatedKernel(ref, spec_arg, grad=grad, seed=args.seed, want_grads=not args.no_grad,
                               timeout=args.timeout, max_memory=getattr(args, "max_memory", None))
-    declared = isolated.start()
-    if args.no_isolate:
-        isolated.stop()
-        return Target(ref, "kernel", KernelAdapter(load_kernel(ref), ref, spec.name, grad=grad))
-    return Target(ref, "kernel", declared, isolated=isolated)
+    return Target(ref, "kernel", isolated.start(), isolated=isolated)
 
 
 def _write_reports(results: list[CaseResult], meta: dict[str, Any], args: argparse.Namespace) -> None:

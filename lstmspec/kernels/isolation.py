@@ -318,3 +318,18 @@ def _fault(base: CaseResult, reason: str, start: float, output: str = "") -> Cas
     base.seconds = time.perf_counter() - start
     base.output = output
     return base
+
+
+def load_in_process(ref: str, spec_arg: str, *, timeout: float = DEFAULT_TIMEOUT) -> Any:
+    """The kernel ``ref``, imported here only after a worker imported it cleanly under ``timeout``.
+
+    For the paths that must call a kernel in this process (``check --no-isolate``, ``bench``): an exit, a
+    hang or an exception at import is one ConfigError, and never ends this process.
+    """
+    from .loading import load_kernel
+
+    probe = IsolatedKernel(ref, spec_arg, grad=None, seed=0, want_grads=False, timeout=timeout)
+    probe.start()
+    probe.stop()
+    return load_kernel(ref)
+
