@@ -24,7 +24,7 @@ calls, the order rotating from round to round); medians and interquartile
 ranges are reported. The bar compares the wavefront's median with the
 per-pixel loop's; the cell-by-cell ratio is reported alongside.
 
-    python benchmarks/bench_wavefront.py            # 64x64, batch 1 (one image, as seed 002), 1 channel, 16 units
+    python benchmarks/bench_wavefront.py            # 64x64, batch 1 (one image), 1 channel, 16 units
     python benchmarks/bench_wavefront.py --quick    # fewer rounds
     python benchmarks/bench_wavefront.py --units 64 --batch 16 --json out.json
 
