@@ -1,0 +1,54 @@
+"""``lstmspec.assert_conforms`` (``lstmspec/api.py``): a kernel's conformance as one assertion in its own tests.
+
+The kernels are in ``tests/numpy_kernels.py``: a correct numpy LSTM and the same
+loop with the input and forget gates swapped.
+"""
+from __future__ import annotations
+
+import pytest
+
+import lstmspec
+from lstmspec.check.results import PASS, SKIP
+
+from numpy_kernels import SUPPORTS, input_and_forget_gates_swapped, lstm
+
+
+def test_a_correct_kernel_conforms_and_every_result_is_returned():
+    results = lstmspec.assert_conforms(lstm, "lstm", dtypes=("float64", "float32"))
+    assert {r.status for r in results} == {PASS, SKIP}
+    for dtype in ("float64", "float32"):
+        passed = [r for r in results if r.status == PASS and r.precision == dtype]
+        assert len(passed) >= 4, (f"{dtype} passes={len(passed)}, but should be >= 4 "
+                                  "(defaults, one timestep, batch of one, zero state)")
+    skipped = {r.reason for r in results if r.status == SKIP}
+    assert skipped and all(reason.startswith("declared: lstm supports only ") for reason in skipped), skipped
+
+
+def test_a_kernel_with_swapped_gates_raises_the_failure_report():
+    with pytest.raises(AssertionError) as err:
+        lstmspec.assert_conforms(input_and_forget_gates_swapped, "lstm", dtypes=("float64",))
+    report = str(err.value)
+    assert report.startswith("kernel does not conform to the spec:\n")
+    assert "FAIL  lstm | input_and_forget_gates_swapped | cpu float64" in report
+    assert "first over the bound at step 0" in report
+    assert "gate order f,i,g,o" in report, "the diagnosis did not name the swap"
+    assert "replay: lstmspec check" in report and "--case batch=" in report
+
+
+def test_a_kernel_that_supports_nothing_does_not_conform_by_skipping_everything():
+    """A check in which every case was skipped proves nothing, so it is no pass."""
+
+    @lstmspec.kernel(arrays="numpy", supports={**SUPPORTS, "activation": ()})
+    def claims_nothing(x, state, params, config):
+        raise AssertionError("never called: every case is skipped by declaration")
+
+    with pytest.raises(AssertionError, match="^no case ran \\(every case was skipped\\):"):
+        lstmspec.assert_conforms(claims_nothing, "lstm", dtypes=("float64",))
+
+
+def test_options_reach_the_check_a_spec_object_and_where():
+    spec = lstmspec.load_spec("lstm")
+    results = lstmspec.assert_conforms(lstm, spec, dtypes=("float32",), where={"batch": 1}, seed=3)
+    ran = [r for r in results if r.status == PASS]
+    assert ran and {r.precision for r in results} == {"float32"} and {r.run_seed for r in results} == {3}
+    assert {dict(r.case.dims)["batch"] for r in results} == {1}
