@@ -1,15 +1,24 @@
 """The adapter protocol: how a framework layer is run on a case.
 
-An adapter builds the framework's layer, loads the case's canonical
-parameters into the framework's own tensors *through the layout declared in
-the spec* (``spec.layout(adapter.layout).to_framework``), runs it, and hands
-back numpy float64 results. Gradients come back under the framework's tensor
+An adapter *prepares* a layer once per case (``prepare``): it builds the
+framework's layer, loads the case's canonical parameters into the
+framework's own tensors *through the layout declared in the spec*
+(``spec.layout(adapter.layout).to_framework``), puts the inputs where the
+layer wants them, and hands back a ``Prepared``: callables with all of that
+bound. ``lstmspec check`` calls ``Prepared.outcome`` (through ``run``, which
+checks what comes back); ``lstmspec bench`` times ``Prepared.forward`` and
+``Prepared.forward_backward`` and compares ``Prepared.outputs``. So a layer,
+an export or a conversion path is written once and serves both.
+
+Results are numpy float64. Gradients come back under the framework's tensor
 names and are mapped to canonical names by the same layout, so no adapter
 writes a gate permutation by hand.
 """
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -28,6 +37,60 @@ class Outcome:
     tensors: dict[str, tuple[int, ...]] = field(default_factory=dict)  # framework weight shapes
     grads: dict[str, np.ndarray] = field(default_factory=dict)  # "x", state names, framework tensor names
     gates: dict[str, np.ndarray] = field(default_factory=dict)  # gate values shaped like y (kernels that return them)
+
+
+@dataclass
+class Prepared:
+    """One implementation built for one case, its inputs bound: ``check`` compares it, ``bench`` times it.
+
+    Everything costly (the layer, its loaded weights, an ONNX session, a
+    ``tf.function`` object, the inputs on the device) is done by ``prepare``;
+    the callables only call. ``forward`` and ``forward_backward`` are what a
+    timer may call many times; ``outputs`` converts one more ``forward`` so the
+    timed call itself can be compared; ``outcome`` is what the check compares
+    (for an eager framework it may run differently from the timed graph).
+    """
+
+    forward: Callable[[], Any]  # inference, no gradients
+    outputs: Callable[[], Outcome]  # forward() once more, as float64 numpy in the spec's layout
+    outcome: Callable[[bool], Outcome] | None = None  # what check compares; True: with gradients (framework names)
+    forward_backward: Callable[[], Any] | None = None  # the forward pass and the gradients of the case's loss
+    context: Callable[[], AbstractContextManager[Any]] = nullcontext  # math mode around every call
+    note: str = ""  # how it is called (e.g. "through tf.function"), shown in bench reports
+
+
+class OutcomeInvalid(Exception):
+    """An adapter broke the protocol: its ``_run`` returned something other than float64 numpy results."""
+
+    def __init__(self, adapter: str, what: str, got: str) -> None:
+        super().__init__(f"{adapter} returned {what} as {got}, but the adapter protocol is float64 numpy arrays")
+        self.adapter, self.what, self.got = adapter, what, got
+
+
+def _describe_array(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"a {value.dtype} numpy array"
+    return type(value).__name__
+
+
+def check_outcome(name: str, outcome: Any) -> Outcome:
+    """``outcome`` if it is float64 numpy throughout; else OutcomeInvalid naming the field.
+
+    Values are not judged here (NaN, a wrong shape, a missing state are the
+    comparison's failures); only the form the comparisons rely on.
+    """
+    if not isinstance(outcome, Outcome):
+        raise OutcomeInvalid(name, "its outcome", type(outcome).__name__)
+    arrays = [("y", outcome.y)] + [(f"final[{k!r}]", v) for k, v in outcome.final.items()]
+    arrays += [(f"grads[{k!r}]", v) for k, v in outcome.grads.items()]
+    arrays += [(f"gates[{k!r}]", v) for k, v in outcome.gates.items()]
+    for what, value in arrays:
+        if not (isinstance(value, np.ndarray) and value.dtype == np.float64):
+            raise OutcomeInvalid(name, what, _describe_array(value))
+    for tensor, shape in outcome.tensors.items():
+        if not (isinstance(shape, tuple) and all(isinstance(n, int) for n in shape)):
+            raise OutcomeInvalid(name, f"the shape of {tensor}", repr(shape))
+    return outcome
 
 
 @dataclass(frozen=True)
@@ -82,13 +145,32 @@ class Adapter:
     # lstm). The transform needs one layer per framework, so variants of a layer
     # (time-first, cell, bidirectional halves) are checked on their own spec only.
     on_extending_specs: ClassVar[bool] = True
+    # Why ``lstmspec bench`` does not time this layer ("": it does), e.g. one half of a
+    # bidirectional layer, whose timing would be that of both directions.
+    untimed: ClassVar[str] = ""
 
     def unsupported(self, data: CaseData, device: str, precision: Precision) -> str | None:
         """Why this case cannot run here (reported as skipped), or None."""
         return None
 
+    def prepare(self, data: CaseData, device: str, precision: Precision, *, threads: int | None = None) -> Prepared:
+        """Build and load the layer for ``data`` once, inputs bound.
+
+        ``threads``: None for the check's setting; a count (0: the runtime's
+        default) for a timing, used by runtimes that take it per session.
+        """
+        raise NotImplementedError(f"{self.name} does not prepare a layer")
+
     def run(self, data: CaseData, device: str, precision: Precision, want_grads: bool) -> Outcome:
-        raise NotImplementedError
+        """One case through the adapter's own ``_run``, with the form of what comes back checked."""
+        return check_outcome(self.name, self._run(data, device, precision, want_grads))
+
+    def _run(self, data: CaseData, device: str, precision: Precision, want_grads: bool) -> Outcome:
+        prepared = self.prepare(data, device, precision)
+        if prepared.outcome is None:
+            raise NotImplementedError(f"{self.name} prepares no outcome for the check")
+        with prepared.context():
+            return prepared.outcome(want_grads)
 
 
 ADAPTERS: Registry[Adapter] = Registry("framework adapter")

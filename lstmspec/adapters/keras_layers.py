@@ -13,8 +13,10 @@ registered, so ``lstmspec --help`` and the torch-only paths stay fast.
 """
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -23,7 +25,7 @@ from ..check.oracle import CaseData
 from ..check.precision import Precision
 from ..errors import ShapeError
 from ..registry import Registry
-from .base import Adapter, Outcome, adapter, as_numpy
+from .base import Adapter, Outcome, Prepared, adapter, as_numpy
 
 _modules: tuple[Any, Any] | None = None
 
@@ -84,12 +86,23 @@ def _last_step_index(data: CaseData) -> int:
     return int(data.last_step(probe).ravel()[0]) % steps
 
 
-class _KerasRecurrent(Adapter):
-    """Build the layer, load the layout's tensors by variable name, run eagerly, differentiate with a tape.
+@dataclass
+class KerasBuilt:
+    """A Keras layer built and loaded for one case, and what it is called with."""
 
-    Eager, not ``tf.function``: every case builds a new layer with new shapes,
-    so a traced function is traced anew per case, which measured 6-7 times
-    slower (ConvLSTM2D: ~0.8 s against ~0.12 s a case with gradients).
+    layer: Any
+    variables: dict[str, Any]  # this layer's (or half's) variables by the layout's tensor names
+    leaves: dict[str, Any]  # "x" and, unless the case starts from zeros, "h", "c": what gradients are taken of
+    other_state: list[Any] = field(default_factory=list)  # the other half's initial (h, c) in a Bidirectional
+
+
+class _KerasRecurrent(Adapter):
+    """Build the layer, load the layout's tensors by variable name; check eagerly, differentiate with a tape.
+
+    The check runs eagerly, not through ``tf.function``: every case builds a
+    new layer with new shapes, so a traced function is traced anew per case,
+    which measured 6-7 times slower (ConvLSTM2D: ~0.8 s against ~0.12 s a case
+    with gradients). A timing calls the same ``call`` through ``tf.function``.
     """
 
     framework = "keras"
@@ -162,36 +175,69 @@ class _KerasRecurrent(Adapter):
         """Run this case as one XLA-compiled function instead of eagerly."""
         return False
 
-    def run(self, data: CaseData, device: str, precision: Precision, want_grads: bool) -> Outcome:
+    def build(self, data: CaseData, precision: Precision) -> KerasBuilt:
+        """The layer, built and loaded, and its inputs as constants."""
+        tf, _ = _tf_keras()
+        layer = self.make_layer(data, precision)
+        variables = self.load(data, layer)
+        leaves = {"x": tf.constant(data.x, dtype=precision.dtype)}
+        if not data.zero_state:
+            leaves.update({k: tf.constant(data.state[k], dtype=precision.dtype) for k in ("h", "c")})
+        return KerasBuilt(layer, variables, leaves)
+
+    def call(self, tf: Any, built: KerasBuilt, data: CaseData) -> tuple[Any, dict[str, Any]]:
+        """(y, {"h", "c"}) in the spec's order: outputs at input positions."""
+        leaves, layer = built.leaves, built.layer
+        state = [leaves["h"], leaves["c"]] if "h" in leaves else None
+        y, h, c = layer(leaves["x"], initial_state=state)
+        if data.return_sequences and layer.go_backwards:
+            y = self.to_input_order(tf, y)
+        return y, {"h": h, "c": c}
+
+    def prepare(self, data: CaseData, device: str, precision: Precision, *, threads: int | None = None) -> Prepared:
+        """The check runs the layer eagerly (one trace per case would cost more than the case);
+        a timing calls it through ``tf.function``, traced in the timer's warm-up: eagerly, Keras
+        runs the recurrence one Python-dispatched op at a time, which times the interpreter."""
         tf, _ = _tf_keras()
         with tf.device("/CPU:0"):
-            layer = self.make_layer(data, precision)
-            variables = self.load(data, layer)
-            leaves = {"x": tf.constant(data.x, dtype=precision.dtype)}
-            if not data.zero_state:
-                leaves.update({k: tf.constant(data.state[k], dtype=precision.dtype) for k in ("h", "c")})
-            sources = {**leaves, **{k: v.value for k, v in variables.items()}}  # the tf.Variables under Keras'
+            built = self.build(data, precision)
+        sources = {**built.leaves, **{k: v.value for k, v in built.variables.items()}}  # the tf.Variables under Keras'
+        shapes = {name: tuple(v.shape) for name, v in built.variables.items()}
 
-            def forward_backward() -> tuple[Any, dict[str, Any], dict[str, Any]]:
-                with tf.GradientTape(watch_accessed_variables=False) as tape:
-                    if want_grads:
-                        tape.watch(list(sources.values()))
-                    state = None if data.zero_state else [leaves["h"], leaves["c"]]
-                    y, h, c = layer(leaves["x"], initial_state=state)
-                    if data.return_sequences and layer.go_backwards:
-                        y = self.to_input_order(tf, y)
-                    final = {"h": h, "c": c}
-                    if want_grads:
-                        loss = self._loss(tf, data, y, final)
-                grads = dict(zip(sources, tape.gradient(loss, list(sources.values())))) if want_grads else {}
-                return y, final, grads
+        def call() -> tuple[Any, dict[str, Any]]:
+            return self.call(tf, built, data)
 
+        def gradients() -> tuple[Any, dict[str, Any], dict[str, Any]]:
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(list(sources.values()))
+                y, final = call()
+                loss = self._loss(tf, data, y, final)
+            return y, final, dict(zip(sources, tape.gradient(loss, list(sources.values()))))
+
+        def to_outcome(y: Any, final: dict[str, Any], grads: dict[str, Any] | None = None) -> Outcome:
+            arrays = {k: as_numpy(g) if g is not None else np.zeros(tuple(sources[k].shape))
+                      for k, g in (grads or {}).items()}
+            return Outcome(as_numpy(y), {k: as_numpy(v) for k, v in final.items()}, dict(shapes), arrays)
+
+        def outcome(want_grads: bool) -> Outcome:
+            run: Callable[[], Any] = gradients if want_grads else lambda: (*call(), {})
             if self.compiled(data):
-                forward_backward = tf.function(forward_backward, jit_compile=True)
-            y, final, grads = forward_backward()
-        shapes = {name: tuple(v.shape) for name, v in variables.items()}
-        grads = {k: as_numpy(g) if g is not None else np.zeros(tuple(sources[k].shape)) for k, g in grads.items()}
-        return Outcome(as_numpy(y), {k: as_numpy(v) for k, v in final.items()}, shapes, grads)
+                run = tf.function(run, jit_compile=True)
+            with tf.device("/CPU:0"):
+                return to_outcome(*run())
+
+        traced = functools.cache(tf.function)  # made on the first timed call, traced on its first call
+
+        def forward() -> Any:
+            with tf.device("/CPU:0"):
+                return traced(call)()
+
+        def forward_backward() -> Any:
+            with tf.device("/CPU:0"):
+                return traced(gradients)()
+
+        return Prepared(forward, lambda: to_outcome(*forward()), outcome, forward_backward,
+                        note="through tf.function (graph), traced in the warm-up")
 
     def to_input_order(self, tf: Any, y: Any) -> Any:
         """go_backwards outputs come in processing order; the spec's output t is at input position t."""
@@ -292,47 +338,40 @@ class _KerasBidirectionalHalf(_KerasRecurrent):
     layer_class = "LSTM"
     half: ClassVar[int] = 0
     on_extending_specs = False
+    untimed = "one half of a Bidirectional layer: its timing would be that of both directions"
 
     def layer_options(self, data: CaseData) -> dict[str, Any]:
         return {"units": data.state["h"].shape[-1]}
 
-    def run(self, data: CaseData, device: str, precision: Precision, want_grads: bool) -> Outcome:
+    def build(self, data: CaseData, precision: Precision) -> KerasBuilt:
         tf, keras = _tf_keras()
         units = data.state["h"].shape[-1]
         k = self.half
         other = data.rng("other half")
-        with tf.device("/CPU:0"):
-            inner = keras.layers.LSTM(
-                units, activation=self.activation(data.attrs.get("activation", "tanh")),
-                recurrent_activation=self.activation(data.attrs.get("recurrent_activation", "sigmoid")),
-                return_sequences=True, return_state=True, dtype=precision.dtype)
-            layer = keras.layers.Bidirectional(inner, merge_mode="concat", dtype=precision.dtype)
-            layer.build(data.x.shape)
-            halves = [layer.forward_layer, layer.backward_layer]
-            variables = self.load(data, halves[k])
-            for v in halves[1 - k].weights:
-                v.assign(other.uniform(-0.5, 0.5, tuple(v.shape)).astype(v.dtype))
-            leaves = {"x": tf.constant(data.x, dtype=precision.dtype)}
-            rand = [other.uniform(-0.5, 0.5, data.state[s].shape) for s in ("h", "c")]
-            if not data.zero_state:
-                leaves.update({s: tf.constant(data.state[s], dtype=precision.dtype) for s in ("h", "c")})
-            sources = {**leaves, **{n: v.value for n, v in variables.items()}}
-            with tf.GradientTape(watch_accessed_variables=False) as tape:
-                if want_grads:
-                    tape.watch(list(sources.values()))
-                state = None
-                if not data.zero_state:
-                    mine = [leaves["h"], leaves["c"]]
-                    theirs = [tf.constant(r, dtype=precision.dtype) for r in rand]
-                    state = mine + theirs if k == 0 else theirs + mine
-                y, h_f, c_f, h_b, c_b = layer(leaves["x"], initial_state=state)
-                y = y[..., k * units:(k + 1) * units]
-                final = {"h": (h_f, h_b)[k], "c": (c_f, c_b)[k]}
-                loss = self._loss(tf, data, y, final) if want_grads else None
-            grads = dict(zip(sources, tape.gradient(loss, list(sources.values())))) if want_grads else {}
-        shapes = {n: tuple(v.shape) for n, v in variables.items()}
-        grads = {n: as_numpy(g) if g is not None else np.zeros(tuple(sources[n].shape)) for n, g in grads.items()}
-        return Outcome(as_numpy(y), {n: as_numpy(v) for n, v in final.items()}, shapes, grads)
+        inner = keras.layers.LSTM(
+            units, activation=self.activation(data.attrs.get("activation", "tanh")),
+            recurrent_activation=self.activation(data.attrs.get("recurrent_activation", "sigmoid")),
+            return_sequences=True, return_state=True, dtype=precision.dtype)
+        layer = keras.layers.Bidirectional(inner, merge_mode="concat", dtype=precision.dtype)
+        layer.build(data.x.shape)
+        halves = [layer.forward_layer, layer.backward_layer]
+        variables = self.load(data, halves[k])
+        for v in halves[1 - k].weights:
+            v.assign(other.uniform(-0.5, 0.5, tuple(v.shape)).astype(v.dtype))
+        leaves = {"x": tf.constant(data.x, dtype=precision.dtype)}
+        theirs = [tf.constant(other.uniform(-0.5, 0.5, data.state[s].shape), dtype=precision.dtype) for s in ("h", "c")]
+        if not data.zero_state:
+            leaves.update({s: tf.constant(data.state[s], dtype=precision.dtype) for s in ("h", "c")})
+        return KerasBuilt(layer, variables, leaves, theirs)
+
+    def call(self, tf: Any, built: KerasBuilt, data: CaseData) -> tuple[Any, dict[str, Any]]:
+        k, units, leaves = self.half, data.state["h"].shape[-1], built.leaves
+        state = None
+        if "h" in leaves:
+            mine = [leaves["h"], leaves["c"]]
+            state = mine + built.other_state if k == 0 else built.other_state + mine
+        y, h_f, c_f, h_b, c_b = built.layer(leaves["x"], initial_state=state)
+        return y[..., k * units:(k + 1) * units], {"h": (h_f, h_b)[k], "c": (c_f, c_b)[k]}
 
 
 @adapter

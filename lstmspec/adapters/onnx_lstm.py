@@ -9,8 +9,8 @@ initial_h, initial_c, P. ``sequence_lens`` is never fed.
 Every size except ``hidden_size`` (a required attribute in ORT) is a symbolic
 dim, so one ``InferenceSession`` serves every case with the same graph
 attributes; sessions are cached per (layout, direction, activations,
-peepholes, initial state, units) because creating one costs far more than
-running a case.
+peepholes, initial state, units) and thread count because creating one costs
+far more than running a case.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import numpy as np
 
 from ..check.oracle import CaseData
 from ..check.precision import Precision
-from .base import Adapter, Outcome, adapter, as_numpy
+from .base import Adapter, Outcome, Prepared, adapter, as_numpy
 
 #: Newest version of the LSTM operator (22 widened the types; the semantics are those of 14, which added ``layout``).
 OPSET = 22
@@ -68,7 +68,7 @@ class SessionUnsupported(Exception):
     """ORT refuses the graph as a documented limitation of its kernel (not a bug in the graph)."""
 
 
-_SESSIONS: dict[GraphKey, Any] = {}  # GraphKey -> InferenceSession or SessionUnsupported
+_SESSIONS: dict[tuple[GraphKey, int], Any] = {}  # (key, threads) -> InferenceSession or SessionUnsupported
 
 
 def onnx_activations(attrs: dict[str, Any]) -> tuple[OnnxActivation, OnnxActivation, OnnxActivation] | str:
@@ -126,14 +126,18 @@ def build_model(key: GraphKey) -> Any:
     return model
 
 
-def session(key: GraphKey) -> Any:
-    """A cached CPU ``InferenceSession`` for ``key``; raises SessionUnsupported for ORT's own limits."""
-    cached = _SESSIONS.get(key)
+def session(key: GraphKey, threads: int = 1) -> Any:
+    """A cached CPU ``InferenceSession`` for ``key``; raises SessionUnsupported for ORT's own limits.
+
+    ``threads``: intra-op threads (0: ORT's default, all cores). One is right for
+    checking many small cases; a timing asks for what ``bench --threads`` says.
+    """
+    cached = _SESSIONS.get((key, threads))
     if cached is None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         # 4 (fatal only), not 3: a refused graph would also print its error on
@@ -147,7 +151,7 @@ def session(key: GraphKey) -> Any:
             if sentence is None:
                 raise
             cached = SessionUnsupported(f"onnxruntime {ort.__version__} CPU LSTM kernel: {sentence.group(0).strip()}")
-        _SESSIONS[key] = cached
+        _SESSIONS[(key, threads)] = cached
     if isinstance(cached, SessionUnsupported):
         raise cached
     return cached
@@ -189,7 +193,7 @@ class _OnnxLSTM(Adapter):
             return str(exc)
         return None
 
-    def run(self, data: CaseData, device: str, precision: Precision, want_grads: bool) -> Outcome:
+    def prepare(self, data: CaseData, device: str, precision: Precision, *, threads: int | None = None) -> Prepared:
         key = self._key(data)
         if isinstance(key, str):  # unsupported() says so first when the runner calls
             raise ValueError(f"{self.name} cannot run this case: {key}")
@@ -215,12 +219,22 @@ class _OnnxLSTM(Adapter):
                 # (num_directions, batch, units), or (batch, num_directions, units) batch-major
                 value = states[state] if self.onnx_layout == 0 else states[state].transpose(1, 0, 2)
                 feeds[name] = np.ascontiguousarray(value, dtype=np.float32)
-        y, h, c = session(key).run(["Y", "Y_h", "Y_c"], feeds)
-        if self.onnx_layout == 0:  # Y (time, num_directions, batch, units), Y_h (num_directions, batch, units)
-            y, h, c = y[:, k].transpose(1, 0, 2), h[k], c[k]
-        else:  # Y (batch, time, num_directions, units), Y_h (batch, num_directions, units)
-            y, h, c = y[:, :, k], h[:, k], c[:, k]
-        return Outcome(as_numpy(y), {"h": as_numpy(h), "c": as_numpy(c)}, shapes)
+        used = 1 if threads is None else threads
+        runs = session(key, used)
+
+        def forward() -> Any:
+            return runs.run(["Y", "Y_h", "Y_c"], feeds)
+
+        def outputs() -> Outcome:
+            y, h, c = forward()
+            if self.onnx_layout == 0:  # Y (time, num_directions, batch, units), Y_h (num_directions, batch, units)
+                y, h, c = y[:, k].transpose(1, 0, 2), h[k], c[k]
+            else:  # Y (batch, time, num_directions, units), Y_h (batch, num_directions, units)
+                y, h, c = y[:, :, k], h[:, k], c[:, k]
+            return Outcome(as_numpy(y), {"h": as_numpy(h), "c": as_numpy(c)}, dict(shapes))
+
+        return Prepared(forward, outputs, lambda want_grads: outputs(),
+                        note=f"InferenceSession.run, intra_op_num_threads={used} (0 = all cores)")
 
 
 @adapter
@@ -261,6 +275,7 @@ class _OnnxBidirectionalHalf(_OnnxLSTM):
 
     on_extending_specs = False
     supports_note = "one half of a bidirectional ONNX LSTM; ONNX's LSTM always returns every step (Y)"
+    untimed = "one half of a bidirectional LSTM: its timing would be that of both directions"
 
 
 @adapter

@@ -9,7 +9,8 @@ Per (case, implementation, precision):
    same bound. An implementation that does not conform is still timed, and
    its rows say ``fail`` with the worst comparison; one that raises is not
    timed (``error``).
-2. **Build** the timed callable (``implementations``): layer, session,
+2. **Prepare** the timed callable (``Adapter.prepare``, the build path the
+   check runs; ``implementations`` for the references): layer, session,
    trace and inputs outside the timed region.
 3. **Time** ``forward`` and, with ``--backward``, ``forward_backward``
    (``timing.measure``), under the precision's math mode.
@@ -244,11 +245,12 @@ def bench_one(plan: BenchPlan, oracle: Oracle, bench_case: BenchCase, case: Case
         return [row(p, ERROR, conformance=ERROR, reason=detail) for p in passes]
     if conformance == SKIP:
         return [row(p, SKIP, reason=detail) for p in passes]
-    # 2. build, and compare what the timed call returns
+    # 2. prepare, and compare what the timed call returns
     try:
         timed = impl.builder(impl, data, plan.device, precision)
         with timed.context():
-            y, final = timed.outputs()
+            returned = timed.outputs()
+        y, final = returned.y, returned.final
     except Exception as exc:  # noqa: BLE001 - an implementation that cannot be built is a result
         return [row(p, ERROR, conformance=conformance, conformance_detail=detail,
                     reason=f"building the timed call raised {type(exc).__name__}: {exc}") for p in passes]
