@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .check.cases import default_matrix, select
+from .check.cases import matrix_for, select
 from .check.precision import CPU_DEFAULT, CUDA_DEFAULT, PRECISIONS
 from .check.results import ERROR, FAIL, PASS, CaseResult
 from .check.runner import Oracle, Plan, Target, check_one
@@ -34,7 +34,7 @@ def check_kernel(kernel: Any, spec: str | Spec = "lstm", *, dtypes: Sequence[str
     label = name or getattr(kernel, "__qualname__", None) or repr(kernel)
     impl = KernelAdapter(kernel, label, spec_obj.name, grad=grad, supports=supports)
     target = Target(label, "kernel", impl)
-    cases, _ = select(spec_obj, default_matrix(spec_obj), dict(where or {}))
+    cases, _ = select(spec_obj, matrix_for(spec_obj, [impl.supports]), dict(where or {}))
     precisions = [PRECISIONS.get(d) for d in (dtypes or (CPU_DEFAULT if device == "cpu" else CUDA_DEFAULT))]
     plan = Plan(spec_obj, spec_obj.path if spec_obj.path else spec_obj.name, cases, [target], [device], precisions,
                 seed, grads=True, diagnose=diagnose)

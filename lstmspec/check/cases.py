@@ -34,8 +34,11 @@ from ..spec.model import Spec
 OPTIONS = {
     "state": ("random", "zeros"),  # zeros: no initial state is passed (framework default)
     "return_sequences": (True, False),  # False: only the last output is returned and compared
+    "scale": ("normal", "large"),  # large: inputs and parameters 4x larger, so gates saturate
 }
-DEFAULT_OPTIONS = {"state": "random", "return_sequences": True}
+DEFAULT_OPTIONS = {"state": "random", "return_sequences": True, "scale": "normal"}
+LONG_SEQUENCE = 33  # steps: errors that accumulate over a sequence show
+WIDE_UNITS = 37  # more units than one tile of a fused kernel (16, 32), and not a multiple of either
 ODD_KERNEL, EVEN_KERNEL = 3, 2
 
 
@@ -211,8 +214,72 @@ def _one_step_cases(spec: Spec) -> list[tuple[dict[str, int], dict[str, Any], st
     return out
 
 
-def default_matrix(spec: Spec) -> list[Case]:
-    """The cases every implementation of ``spec`` must pass (see module docstring)."""
+@dataclass(frozen=True)
+class Roles:
+    """What each primary dim is, read off the spec's first input and first state (channels-last)."""
+
+    batch: str | None
+    time: str | None  # the scanned sequence axis, when it is a primary dim
+    features: str | None  # the input's last axis
+    units: str | None  # the state's last axis
+    spatial: tuple[str, ...]  # the input's other primary axes (image rows, cols, ...)
+
+
+def dim_roles(spec: Spec) -> Roles:
+    primary = {n for n, d in spec.dims.items() if d.derived is None}
+    x_axes = [d.render() for d in next(iter(spec.inputs.values())).shape]
+    state_axes = [d.render() for d in next(iter(spec.states.values())).shape] if spec.states else []
+    batch = _batch_dim(spec)
+    time = spec.recurrence.axis if (not spec.is_grid and spec.recurrence.axis in primary) else None
+    features = x_axes[-1] if x_axes and x_axes[-1] in primary else None
+    units = state_axes[-1] if state_axes and state_axes[-1] in primary and state_axes[-1] != features else None
+    spatial = tuple(a for a in x_axes[:-1] if a in primary and a not in (batch, time))
+    return Roles(batch, time, features, units, spatial)
+
+
+def size_variations(spec: Spec) -> list[tuple[dict[str, int], dict[str, Any], str]]:
+    """(sizes, options, label): the sizes that break kernels written for one shape, from the dims' roles."""
+    roles = dim_roles(spec)
+    default = {n: d.default for n, d in spec.dims.items() if d.default is not None}
+    out: list[tuple[dict[str, int], dict[str, Any], str]] = []
+    if roles.units:
+        units = default.get(roles.units, 4)
+        out.append(({roles.units: 1}, {}, f"one unit ({roles.units}=1)"))
+        out.append(({roles.units: WIDE_UNITS}, {}, f"{roles.units}={WIDE_UNITS}, more than one tile"))
+        if roles.features:
+            out.append(({roles.features: units + 5, roles.units: units}, {}, f"{roles.features} > {roles.units}"))
+            out.append(({roles.features: 2, roles.units: units + 5}, {}, f"{roles.features} < {roles.units}"))
+    if roles.features:
+        out.append(({roles.features: 1}, {}, f"one feature ({roles.features}=1)"))
+    if roles.time:
+        out.append(({roles.time: 2}, {}, "two timesteps (the state carried once)"))
+        out.append(({roles.time: LONG_SEQUENCE}, {}, f"{LONG_SEQUENCE} timesteps (errors that accumulate)"))
+    if roles.spatial:
+        odd = {name: 5 + 2 * k for k, name in enumerate(roles.spatial)}  # 5, 7, 9: odd and all different
+        out.append((odd, {}, "odd, non-square image (" + "x".join(str(v) for v in odd.values()) + ")"))
+    out.append(({}, {"scale": "large"}, "large inputs and weights (saturated gates)"))
+    return out
+
+
+def _allowed(spec: Spec, supports: Mapping[str, tuple[Any, ...]], dims: Mapping[str, int],
+             attrs: Mapping[str, Any], options: Mapping[str, Any]) -> bool:
+    values = {**{n: d.default for n, d in spec.dims.items()}, **dims, **spec.resolve_config(attrs),
+              **DEFAULT_OPTIONS, **options}
+    return all(values.get(name, allowed[0] if allowed else None) in allowed for name, allowed in supports.items()
+               if name in values)
+
+
+def default_matrix(spec: Spec, supports: Mapping[str, tuple[Any, ...]] | None = None) -> list[Case]:
+    """The cases every implementation of ``spec`` must pass (see module docstring).
+
+    With ``supports`` (what a kernel declares it computes), the one-at-a-time
+    variations are centred on the configurations it supports: taken in turn
+    around each supported base of the structural product (a covering design:
+    every variation once, every base some), instead of around the spec's
+    default, which such a kernel may not support at all (padding=same only).
+    """
+    if supports:
+        return _supported_matrix(spec, supports)
     cases: list[Case] = []
     seen: set[str] = set()
 
@@ -270,6 +337,93 @@ def default_matrix(spec: Spec) -> list[Case]:
             add({batch: 1}, extra, {}, f"batch of one{suffix}")
         add({}, extra, {"state": "zeros"}, f"no initial state (framework default zeros){suffix}")
         add({}, extra, {"return_sequences": False}, f"last output only{suffix}")
+    for sizes, options, label in size_variations(spec):
+        add(sizes, {}, options, label)
+    return cases
+
+
+def _variations(spec: Spec) -> list[tuple[dict[str, int], dict[str, Any], dict[str, Any], str]]:
+    """(sizes, attributes, options, label) of every one-at-a-time variation, without a base."""
+    out: list[tuple[dict[str, int], dict[str, Any], dict[str, Any], str]] = []
+    for name, attr in spec.attributes.items():
+        if attr.type == "activation":
+            out += [({}, {name: act}, {}, f"{name}={act}") for act in ACTIVATIONS]
+        elif attr.type == "data_format":
+            out += [({}, {name: fmt}, {}, f"{name}={fmt}") for fmt in attr.values or ("channels_last", "channels_first")]
+    out += [(sizes, picked, {}, label) for sizes, picked, label in _one_step_cases(spec)]
+    batch = _batch_dim(spec)
+    if batch:
+        out.append(({batch: 1}, {}, {}, "batch of one"))
+    out.append(({}, {}, {"state": "zeros"}, "no initial state (framework default zeros)"))
+    out.append(({}, {}, {"return_sequences": False}, "last output only"))
+    out += [(sizes, {}, options, label) for sizes, options, label in size_variations(spec)]
+    return out
+
+
+def _supported_matrix(spec: Spec, supports: Mapping[str, tuple[Any, ...]]) -> list[Case]:
+    cases: list[Case] = []
+    seen: set[str] = set()
+
+    def add(dims: Mapping[str, int], attrs: Mapping[str, Any], options: Mapping[str, Any], label: str) -> bool:
+        """Whether the case is supported and valid (and so now in the matrix)."""
+        if not _allowed(spec, supports, dims, attrs, options):
+            return False
+        try:
+            case = make_case(spec, dict(dims), dict(attrs), dict(options), label)
+        except ConfigError:
+            return False
+        if case.key not in seen:
+            seen.add(case.key)
+            cases.append(case)
+        return True
+
+    def new_base(dims: Mapping[str, int], attrs: Mapping[str, Any], label: str) -> bool:
+        before = len(cases)
+        return add(dims, attrs, {}, label) and len(cases) > before
+
+    axes = _structural_axes(spec)
+    bases: list[tuple[dict[str, int], dict[str, Any], str]] = []
+    if new_base({}, {}, "spec default sizes"):
+        bases.append(({}, {}, "defaults"))
+    for values in product(*(values for _, _, values in axes)):
+        dims: dict[str, int] = {}
+        attrs: dict[str, Any] = {}
+        for (kind, name, _), value in zip(axes, values):
+            if kind == "attr":
+                attrs[name] = value
+            else:
+                dims.update({m: value for m in spec.dim_groups[name]})
+        label = " ".join(f"{name}={format_value(v)}" for (_, name, _), v in zip(axes, values)) or "defaults"
+        if new_base(dims, attrs, label):
+            bases.append((dims, attrs, label))
+    mixed = _mixed_per_axis(spec)
+    for dims, attrs, label in list(bases):
+        add({}, attrs, {}, f"{label} default kernel")
+        if mixed:
+            add(dims, {**attrs, **mixed}, {}, f"{label} " + " ".join(f"{k}={format_value(v)}" for k, v in mixed.items()))
+    if not bases:
+        return cases
+    turn = 0
+    for sizes, attrs, options, label in _variations(spec):
+        # the next base that admits this variation, taken in turn so each base gets some
+        for k in range(len(bases)):
+            base_dims, base_attrs, base_label = bases[(turn + k) % len(bases)]
+            if add({**base_dims, **sizes}, {**base_attrs, **attrs}, options,
+                   f"{label} ({base_label})" if base_label != "defaults" else label):
+                turn = (turn + k + 1) % len(bases)
+                break
+    return cases
+
+
+def matrix_for(spec: Spec, supports: Iterable[Mapping[str, tuple[Any, ...]]] = ()) -> list[Case]:
+    """The default matrix, followed by the cases centred on each kernel's declared support (no repeats)."""
+    cases = default_matrix(spec)
+    seen = {c.key for c in cases}
+    for declared in supports:
+        for case in default_matrix(spec, declared) if declared else []:
+            if case.key not in seen:
+                seen.add(case.key)
+                cases.append(case)
     return cases
 
 
@@ -294,4 +448,4 @@ def select(spec: Spec, cases: Iterable[Case], where: Mapping[str, Any]) -> tuple
     return kept, excluded
 
 
-__all__ = ["Case", "format_value", "make_case", "parse_case_key", "default_matrix", "shard", "select", "OPTIONS", "DEFAULT_OPTIONS"]
+__all__ = ["Case", "format_value", "make_case", "parse_case_key", "default_matrix", "matrix_for", "dim_roles", "shard", "select", "OPTIONS", "DEFAULT_OPTIONS"]

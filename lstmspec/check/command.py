@@ -21,7 +21,7 @@ from ..machine import cpu_name, default_memory_cap, parse_memory
 from ..reference.backends import get_backend
 from ..spec.catalog import load_spec, shipped_names
 from ..spec.model import Spec
-from .cases import Case, default_matrix, parse_case_key, select, shard
+from .cases import Case, matrix_for, parse_case_key, select, shard
 from .precision import CPU_DEFAULT, CUDA_DEFAULT, PRECISIONS, Precision
 from .results import ERROR, FAIL, PASS, SKIP, CaseResult
 from .parallel import MAX_AUTO_JOBS, Helpers, Order, auto_jobs, available_cpus, units
@@ -177,11 +177,11 @@ def _where(spec: Spec, items: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def _cases(spec: Spec, args: argparse.Namespace) -> tuple[list[Case], list[Case]]:
+def _cases(spec: Spec, args: argparse.Namespace, supports: Sequence[dict[str, Any]] = ()) -> tuple[list[Case], list[Case]]:
     if args.case:
         cases = [parse_case_key(spec, key) for key in args.case]
     else:
-        cases = default_matrix(spec)
+        cases = matrix_for(spec, supports)  # kernels' declared support centres more cases on what they compute
     kept, excluded = select(spec, cases, _where(spec, args.where))
     if args.shard:
         k, sep, n = args.shard.partition("/")
@@ -311,7 +311,7 @@ def build_plans(args: argparse.Namespace) -> tuple[list[Plan], list[Target], lis
         kernels += kernel_targets
         targets = _targets(spec, args.framework, notes) if (args.framework or not args.kernel) else []
         targets += kernel_targets
-        cases, excluded = _cases(spec, args)
+        cases, excluded = _cases(spec, args, [t.impl.supports for t in kernel_targets])
         for device in devices:
             precisions = _precisions(args.dtype, device)
             if targets:

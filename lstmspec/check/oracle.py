@@ -64,6 +64,9 @@ def last_index(spec: Spec, attrs: dict[str, Any]) -> int:
     return 0 if spec.recurrence.reversed(attrs) else -1
 
 
+LARGE_SCALE = 4.0  # the ``scale=large`` option: pre-activations about 16x their usual size
+
+
 def make_data(spec: Spec, case: Case, run_seed: int) -> CaseData:
     seed = case.seed(run_seed)
     rng = np.random.default_rng(seed)
@@ -71,6 +74,10 @@ def make_data(spec: Spec, case: Case, run_seed: int) -> CaseData:
     dims = spec.resolve_dims(dict(case.dims), attrs)
     params = spec.random_params(attrs, rng, **dict(case.dims))
     x, state = spec.random_inputs(attrs, rng, **dict(case.dims))
+    if case.option("scale") == "large":  # gates pushed into saturation, where activations' tails matter
+        x = x * LARGE_SCALE
+        params = {k: v * LARGE_SCALE for k, v in params.items()}
+        state = {k: v * LARGE_SCALE for k, v in state.items()}
     if case.option("state") == "zeros":
         state = {k: np.zeros_like(v) for k, v in state.items()}
     (out_name, out_decl), = list(spec.outputs.items())[:1]
