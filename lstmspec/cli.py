@@ -99,7 +99,10 @@ def cmd_equations(args: argparse.Namespace) -> int:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    from .spec.catalog import specs_dir
+    """Lint every file named (or found in a directory) and go on after a bad one; a path that
+    does not exist is a bad command line (exit 2), problems found in a file are exit 1."""
+    from .errors import SpecError
+    from .spec.catalog import resolve_path, specs_dir
     from .spec.loader import lint_file
 
     paths: list[Path] = []
@@ -110,15 +113,21 @@ def cmd_lint(args: argparse.Namespace) -> int:
             if not found:
                 raise ConfigError(f"no .toml spec files in {given}")
             paths += found
-        elif path.is_file() or given.endswith(".toml") or "/" in given:
+        elif path.is_file():
             paths.append(path)
+        elif given.endswith(".toml") or "/" in given:
+            raise SpecError("no such spec file", file=given)
         else:
-            from .spec.catalog import resolve_path
-
             paths.append(resolve_path(given))
     errors = warnings = 0
     for path in paths:
-        spec, findings = lint_file(path, _display(path))
+        try:
+            spec, findings = lint_file(path, _display(path))
+        except Exception as exc:  # a bug in lstmspec: said, counted, and the other files still linted
+            print(f"{_display(path)}: internal error of lstmspec while linting this file: "
+                  f"{type(exc).__name__}: {exc}", file=sys.stderr)
+            errors += 1
+            continue
         for finding in findings:
             print(finding, file=sys.stderr if finding.severity == "error" else sys.stdout)
             errors += finding.severity == "error"

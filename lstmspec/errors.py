@@ -11,6 +11,7 @@ CLI can print one precise line and tests can assert on the fields:
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 
@@ -54,7 +55,8 @@ class SpecError(LstmspecError):
         out += self.message
         if self.text is not None and self.text not in self.message:
             out += f": `{self.text}`"
-        return out
+        # one line whatever the file holds: a newline or control character in a value is shown escaped
+        return re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], out)
 
     def located(self, *, file: str | None = None, key: str | None = None, line: int | None = None) -> "SpecError":
         """A copy with missing location fields filled in (inner parsers know less)."""

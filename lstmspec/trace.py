@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Mapping, Sequence
+from math import prod
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from .spec.model import Spec
 DEFAULT_STEPS = 3
 DEFAULT_PIXELS = 2
 PRINT_PARAMS_UP_TO = 256  # values; larger parameter sets are summarised
+ARRAY_OVERHEAD = 112  # bytes of one numpy array object besides its data (sys.getsizeof(np.empty(0)))
 
 EXAMPLES = """\
 examples:
@@ -69,10 +71,23 @@ def _setup(spec: Spec, dims: Mapping[str, int], attrs: Mapping[str, Any], seed: 
         raise ConfigError("trace shows channels-last arrays (the spec's layout); leave data_format at channels_last")
     resolved = spec.resolve_config(config)
     all_dims = spec.resolve_dims(sizes, resolved)
+    _check_memory(spec, all_dims, resolved)
     rng = np.random.default_rng(seed)
     params = spec.random_params(resolved, rng, **{k: v for k, v in sizes.items()})
     x, state = spec.random_inputs(resolved, rng, **{k: v for k, v in sizes.items()})
     return resolved, all_dims, x, state, params
+
+
+def _check_memory(spec: Spec, dims: Mapping[str, int], attrs: Mapping[str, Any]) -> None:
+    """The trace runs the reference once and besides keeps one array per step (cell) of the first output,
+    so a long sequence is refused before its first step rather than after minutes of growing."""
+    from .reference.binding import check_memory
+
+    steps = prod(dims[axis] for axis in spec.recurrence.scan_axes)
+    (out_decl,) = list(spec.outputs.values())[:1]
+    per_step = prod(d.evaluate(dims, attrs) for d in spec.step_shape(out_decl))
+    check_memory(spec, dims, attrs, extra=steps * (ARRAY_OVERHEAD + 8 * per_step),
+                 what=f"the reference's tensors and one array for each of its {steps} steps")
 
 
 def _header(out: _Writer, spec: Spec, attrs: Mapping[str, Any], dims: Mapping[str, int], seed: int,

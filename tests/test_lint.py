@@ -69,6 +69,39 @@ CASES = [
      "length belongs to an ints attribute (one entry per axis), not to type int"),
     (ROW, 'step = { type = "int", default = 1,', 'step = { type = "int", default = [1],', "attributes.step.default",
      "Expected a positive integer but got step=[1]"),
+    # fields of the wrong type: the schema, before anything is built
+    (LSTM, 'type = "choice"', 'type = ["choice"]', "attributes.direction.type", "expected a string, got ['choice']"),
+    (LSTM, 'values = ["forward", "reverse"]', "values = 5", "attributes.direction.values",
+     "expected a list of strings or integers, got 5"),
+    (LSTM, 'kernel = { concat = ["W_i", "W_f", "W_g", "W_o"] }', "kernel = { concat = [] }",
+     "layouts.keras.tensors.kernel.concat", "expected a non-empty list of parameter names (PARAM or PARAM:PART), got []"),
+    (LSTM, 'weight_ih_l0 = { concat = ["W_i", "W_f", "W_g", "W_o"], transpose = true }',
+     'weight_ih_l0 = { concat = ["W_i", "W_f", "W_g", "W_o"], permute = 5 }', "layouts.torch.tensors.weight_ih_l0.permute",
+     "expected a list of integers >= 0, got 5"),
+    (LSTM, 'prepend = [1] }', "prepend = 5 }", "layouts.onnx.tensors.W.prepend", "expected a list of positive integers, got 5"),
+    (LSTM, 'prepend = [1] }', "prepend = [-3] }", "layouts.onnx.tensors.W.prepend",
+     "expected a list of positive integers, got [-3]"),
+    (LSTM, 'axis = "time"', 'axis = ["time"]', "recurrence.axis", "expected a string, got ['time']"),
+    (LSTM, 'x = { shape = ["batch", "time", "input"]', 'x = { shape = 5', "inputs.x.shape",
+     "expected a list of dimension names or positive integers, got 5"),
+    (LSTM, 'x = { shape = ["batch", "time", "input"], doc = "input sequence" }', "x = 5", "inputs.x",
+     "expected a list of dimension names or positive integers or a table with shape = [dims...], got 5"),
+    (LSTM, 'h = { shape = ["batch", "units"], next = "h_t"', 'h = { shape = ["batch", "units"], nxt = "h_t"',
+     "states.h.nxt", "unknown field 'nxt' (fields: shape, doc, next)"),
+    (LSTM, 'b_i:1', 'b_i:99999999999999999999', "layouts.torch",
+     "parameter b_i is split into parts [0, 99999999999999999999]; parts must be 0..1"),
+    # what only evaluating the dimensions finds
+    (LSTM, 'units = { doc = "hidden units (size of h and c)", default = 6 }',
+     'units = { doc = "hidden units (size of h and c)", default = 6 }\nspare = { doc = "x", formula = "units - 10" }',
+     "dims.spare", "dimension spare = units - 10 is -4 at the default sizes; a size is at least 1"),
+    (LSTM, 'units = { doc = "hidden units (size of h and c)", default = 6 }',
+     'units = { doc = "hidden units (size of h and c)", default = 6 }\nspare = { doc = "x", formula = "units // 0" }',
+     "dims.spare.formula", "division by zero"),
+    (CONV, 'conv = { size = "cols", kernel = "kernel_cols", axis = 1 }', 'conv = { size = "cols", kernel = "kernel_cols", axis = 2 }',
+     "dims.out_cols.conv", "conv axis 2 has no entry in attribute strides (2 entries, axes 0..1)"),
+    # non-ASCII look-alikes, one error (the gate of the equation is not reported again)
+    (LSTM, 'i = "recurrent_activation(x @ W_i', 'i = "recurrent_activation(x @ Ｗ_i', "equations.i",
+     "non-ASCII letter 'Ｗ' (FULLWIDTH LATIN CAPITAL LETTER W) in identifier; did you mean 'W_i'?"),
 ]
 
 
@@ -140,6 +173,30 @@ def test_lint_command_reports_every_file_and_exits_1(tmp_path, capsys):
     assert main(["lint", str(bad)]) == 1
 
 
-def test_lint_of_a_missing_file_is_an_error_line(tmp_path, capsys):
-    assert main(["lint", str(tmp_path / "nope.toml")]) == 1
-    assert "no such spec file" in capsys.readouterr().err
+def test_lint_of_a_missing_file_is_one_line_and_exit_2(tmp_path, capsys):
+    assert main(["lint", str(tmp_path / "nope.toml")]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"lstmspec lint: error: {tmp_path / 'nope.toml'}: no such spec file"]
+
+
+def test_lint_of_a_directory_goes_on_after_a_file_that_used_to_crash_it(tmp_path, capsys):
+    broken(tmp_path, LSTM, 'c_t = "f * c + i * g"', 'c_t = "f * c + i * g' + ' + c' * 600 + '"', "a.toml")
+    broken(tmp_path, LSTM, 'type = "choice"', 'type = ["choice"]', "b.toml")
+    broken(tmp_path, LSTM, 'h_t = "o * activation(c_t)"', 'h_t = "o * activation(c_t) + q"', "c.toml")
+    assert main(["lint", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[0].rsplit("/", 1)[-1] for line in err[:3]] == ["a.toml", "b.toml", "c.toml"]
+    assert "nests 602 operations deep" in err[0] and err[-1] == "3 file(s), 3 error(s), 0 warning(s)"
+
+
+def test_shapes_of_a_broken_spec_is_one_line_and_exit_2(tmp_path, capsys):
+    path = broken(tmp_path, LSTM, 'prepend = [1] }', "prepend = 5 }")
+    assert main(["shapes", str(path)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.endswith("[layouts.onnx.tensors.W.prepend] expected a list of positive integers, got 5")
+
+
+def test_a_newline_in_a_value_stays_escaped_on_the_one_line_of_the_error(tmp_path):
+    path = broken(tmp_path, LSTM, 'W_i = { shape = ["input", "units"]', 'W_i = { shape = ["in\\nput", "units"]')
+    (error,) = errors_of(path)
+    assert "\n" not in str(error) and "shape entry 'in\\nput' is not a declared dimension" in str(error)

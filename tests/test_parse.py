@@ -6,7 +6,7 @@ import pytest
 from lstmspec.errors import SpecError
 from lstmspec.expr.functions import FUNCTIONS
 from lstmspec.expr.ir import BinOp, Call, Name, Neg, Num
-from lstmspec.expr.parse import parse_expression
+from lstmspec.expr.parse import MAX_DEPTH, parse_expression
 
 FUNCS = set(FUNCTIONS.names()) | {"recurrent_activation", "activation"}
 
@@ -105,3 +105,89 @@ def test_conv_masks_keep_the_left_taps_and_split_the_centre_by_colour(mask, grou
     six = kernel_mask(mask, (1, 6, 3), groups)[0]  # 6 channels in 3 contiguous groups: R R G G B B
     np.testing.assert_array_equal(six, np.repeat(np.repeat(np.array(centre, dtype=float), 6 // size, 0), 3 // size, 1))
     assert kernel_mask("none", (3, 2, 2), groups) is None
+
+
+@pytest.mark.parametrize("text", [
+    "x" + " + x" * MAX_DEPTH,  # a flat sum of MAX_DEPTH + 1 terms: MAX_DEPTH additions
+    "x" + " * x" * MAX_DEPTH,
+    "-" * MAX_DEPTH + "x",
+])
+def test_expressions_up_to_the_depth_limit_parse(text):
+    node = parse(text)
+    assert node.names() == {"x"}
+
+
+@pytest.mark.parametrize("text, depth", [
+    ("x" + " + x" * (MAX_DEPTH + 1), MAX_DEPTH + 1),
+    ("x" + " + x" * 600, 600),
+    ("-" * 500 + "x", 500),
+    ("sigmoid(" + "x * " * 200 + "x)", 201),
+])
+def test_expressions_deeper_than_the_limit_are_one_spec_error(text, depth):
+    with pytest.raises(SpecError) as info:
+        parse(text)
+    assert info.value.message.startswith(f"the expression nests {depth} operations deep; at most {MAX_DEPTH} are allowed")
+
+
+@pytest.mark.parametrize("text", ["x" + " + x" * 5000, "-" * 20000 + "x"])
+def test_expressions_too_deep_for_pythons_parser_are_a_spec_error_not_recursion_or_memory_error(text):
+    with pytest.raises(SpecError, match="nests too deeply to parse"):
+        parse(text)
+
+
+def test_an_equation_at_the_depth_limit_goes_through_every_stage_with_room_on_the_stack(tmp_path):
+    """The limit is there for what comes after the parser: lint, the reference (plain and compiled),
+    typesetting and FLOP counts all walk the tree recursively; here each runs below 300 frames of caller."""
+    import numpy as np
+
+    from lstmspec.expr.render import render_equations
+    from lstmspec.flops import count_flops
+    from lstmspec.reference.backends import get_backend
+    from lstmspec.reference.evaluate import evaluate
+    from lstmspec.spec import specs_dir
+    from lstmspec.spec.loader import lint_file
+
+    deep = "f * c + i * g" + " + 0 * c" * (MAX_DEPTH - 2)
+    path = tmp_path / "deep.toml"
+    path.write_text((specs_dir() / "lstm.toml").read_text().replace('c_t = "f * c + i * g"', f'c_t = "{deep}"'))
+
+    def below(frames: int, run):
+        return run() if frames == 0 else below(frames - 1, run)
+
+    spec, findings = below(300, lambda: lint_file(path))
+    assert findings == [] and below(300, lambda: parse(deep)) == spec.equations["c_t"].node
+    rng = np.random.default_rng(0)
+    params, (x, state) = spec.random_params(None, rng), spec.random_inputs(None, rng)
+    y, final = below(300, lambda: spec.reference(x, state, params))
+    env = {**params, "x": x[:, 0], **state}
+    be = get_backend("numpy")
+    env.update({name: evaluate(spec.equations[name].node, env, spec.resolve_config({}), be)
+                for name in ("i", "f", "g")})
+    c_t = below(300, lambda: evaluate(spec.equations["c_t"].node, env, spec.resolve_config({}), be))
+    np.testing.assert_allclose(c_t, env["f"] * state["c"] + env["i"] * env["g"], rtol=1e-12)
+    assert "c_t" in below(300, lambda: render_equations(spec, "latex"))
+    assert below(300, lambda: count_flops(spec)) is not None
+
+
+@pytest.mark.parametrize("text, message", [
+    ("x @ Ｗ_i", "non-ASCII letter 'Ｗ' (FULLWIDTH LATIN CAPITAL LETTER W) in identifier; did you mean 'W_i'?"),
+    ("o * tanh(ℎ)", "non-ASCII letter 'ℎ' (PLANCK CONSTANT) in identifier; did you mean 'h'?"),
+    ("x \u2212 h", "non-ASCII character '\u2212' (MINUS SIGN); equations are written in ASCII; did you mean '-'?"),
+    ("x ＋ h", "non-ASCII character '＋' (FULLWIDTH PLUS SIGN); equations are written in ASCII; did you mean '+'?"),
+    ("x + naïve", "non-ASCII letter 'ï' (LATIN SMALL LETTER I WITH DIAERESIS) in identifier"),  # no ASCII look-alike
+])
+def test_non_ascii_is_refused_before_python_folds_it_into_a_look_alike(text, message):
+    with pytest.raises(SpecError) as info:
+        parse(text)
+    assert info.value.message == message
+
+
+def test_dimension_formulas_share_the_ascii_and_depth_checks_and_refuse_a_zero_divisor():
+    from lstmspec.expr.formula import parse_formula
+
+    for text, message in [("ｕnits + 1", "non-ASCII letter 'ｕ'"), ("units" + " + 1" * 600, "the formula nests 600"),
+                          ("units // 0", "division by zero"), ("ceil(units / 0)", "division by zero"),
+                          ("4 // 0", "division by zero")]:
+        with pytest.raises(SpecError) as info:
+            parse_formula(text, dims={"units"})
+        assert info.value.message.startswith(message), info.value.message

@@ -91,3 +91,15 @@ def test_bad_input_is_one_line_exit_2(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
+
+
+def test_a_sequence_too_long_for_the_available_memory_is_refused_before_the_first_step(capsys):
+    """The guard counts the reference's tensors and the array the trace keeps for each step, against a stated
+    fraction of the memory available now; 10**12 steps need petabytes on any machine."""
+    from lstmspec.reference.binding import MEMORY_FRACTION
+
+    assert main(["lstm", "time=1000000000000"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert re.search(r"lstm with batch=1, time=1000000000000, input=4, units=6 needs about 392.9 TiB for the "
+                     r"reference's tensors and one array for each of its 1000000000000 steps; the limit is "
+                     rf"{MEMORY_FRACTION:.0%} of the [0-9.]+ [KMGT]iB of memory available now", line), line

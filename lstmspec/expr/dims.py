@@ -233,6 +233,8 @@ class ConvOptions:
 def _axis_value(attrs: Attrs, name: str, axis: int) -> int:
     value = attrs.get(name, 1)
     if isinstance(value, (tuple, list)):
+        if not 0 <= axis < len(value):
+            raise ConfigError(f"{name}={tuple(value)} has no entry for convolution axis {axis}")
         return int(value[axis])
     return int(value)
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Container
 
 from ..errors import SpecError
 from .dims import AttrValue, Dim, Div, Lit, Prod, Sum, Sym
+from .parse import parse_tree
 
 
 class _Formula:
@@ -50,14 +51,19 @@ class _Formula:
             if isinstance(node.op, ast.Mult):
                 return Prod.of(left, right)
             if isinstance(node.op, ast.FloorDiv):
-                return Div.of(left, right, ceil=False)
+                return self.quotient(node, left, right, ceil=False)
             raise self.fail(node, "a formula has + - * // and ceil(a / b), floor(a / b)")
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("ceil", "floor"):
             arg = node.args[0] if len(node.args) == 1 and not node.keywords else None
             if not (isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Div)):
                 raise self.fail(node, f"{node.func.id} takes one quotient, {node.func.id}(a / b)")
-            return Div.of(self.visit(arg.left), self.visit(arg.right), ceil=node.func.id == "ceil")
+            return self.quotient(node, self.visit(arg.left), self.visit(arg.right), ceil=node.func.id == "ceil")
         raise self.fail(node, f"{type(node).__name__} is not allowed in a dimension formula")
+
+    def quotient(self, node: ast.AST, num: Dim, den: Dim, *, ceil: bool) -> Dim:
+        if den == Lit(0):
+            raise self.fail(node, "division by zero")
+        return Div.of(num, den, ceil=ceil)
 
 
 def parse_formula(source: str, *, dims: Container[str], attrs: Container[str] = (),
@@ -67,9 +73,5 @@ def parse_formula(source: str, *, dims: Container[str], attrs: Container[str] = 
         return Lit(source)
     if not isinstance(source, str) or not source.strip():
         raise SpecError("a formula is a string such as \"ceil(rows / 32)\" or an integer", text=repr(source))
-    try:
-        tree = ast.parse(source.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise SpecError(f"not a valid formula ({exc.msg})", text=source) from None
-    return _Formula(source.strip(), dims, attrs, resolve).visit(tree)
+    return _Formula(source.strip(), dims, attrs, resolve).visit(parse_tree(source.strip(), what="formula"))
 

@@ -4,14 +4,25 @@ The text is parsed, never evaluated: each ``ast`` node type that is allowed
 has a handler in ``_HANDLERS``; any other node (attribute access, subscripts,
 lambdas, comprehensions, strings, ...) is rejected with a SpecError quoting the
 offending text. This is an allow-list, not a deny-list around ``eval``.
+
+Two things are refused before Python's parser sees the text. Non-ASCII
+characters: Python folds look-alikes (NFKC) into ASCII, so ``Ｗ_i`` would
+silently be read as ``W_i``. And nesting deeper than ``MAX_DEPTH``: every
+stage after the parser (shape inference, the reference, typesetting) walks
+the expression tree recursively, so a sum of a thousand terms is refused here
+with one message rather than failing later with Python's recursion limit.
 """
 from __future__ import annotations
 
 import ast
+import re
+import unicodedata
 from collections.abc import Callable, Container
 
 from ..errors import SpecError
 from .ir import BinOp, Call, Name, Neg, Node, Num
+
+MAX_DEPTH = 100  # nested operations in one expression: a flat sum of up to 101 terms
 
 _BINOPS: dict[type, str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.MatMult: "@"}
 
@@ -117,14 +128,61 @@ _HANDLERS: dict[type, Callable[[_Parser, ast.AST], Node]] = {
 }
 
 
+def parse_tree(source: str, *, what: str = "expression") -> ast.Expression:
+    """Python's syntax tree of ``source`` once the text is ASCII and nests at most ``MAX_DEPTH`` deep.
+
+    Raises SpecError (without location); ``what`` names the text in messages ("formula").
+    """
+    _refuse_non_ascii(source)
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError as exc:
+        raise SpecError(f"not a valid {what} ({exc.msg})", text=source) from None
+    except (RecursionError, MemoryError):  # Python's own parser gives up on very deep nesting
+        raise SpecError(f"the {what} nests too deeply to parse; at most {MAX_DEPTH} nested operations are "
+                        "allowed (split it into named equations)") from None
+    depth = _depth(tree)
+    if depth > MAX_DEPTH:
+        raise SpecError(f"the {what} nests {depth} operations deep; at most {MAX_DEPTH} are allowed "
+                        f"(a sum of at most {MAX_DEPTH + 1} terms): split it into named equations")
+    return tree
+
+
+def _depth(tree: ast.AST) -> int:
+    """Nesting depth of the operations (names and numbers are not one), counted with a stack (a recursive walk would hit the limit it checks)."""
+    deepest = 0
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        depth += isinstance(node, ast.expr) and not isinstance(node, (ast.Name, ast.Constant))
+        deepest = max(deepest, depth)
+        stack.extend((child, depth) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
+_LOOKALIKES = {"\u2212": "-", "\u2013": "-", "\u00d7": "*", "\u00b7": "*", "\u22c5": "*", "\u2217": "*"}
+
+
+def _refuse_non_ascii(source: str) -> None:
+    """One message for the first non-ASCII character, with the ASCII it looks like."""
+    for match in re.finditer(r"[^\x00-\x7f]", source):
+        char = match.group()
+        name = unicodedata.name(char, f"U+{ord(char):04X}")
+        word = next((w.group() for w in re.finditer(r"\w+", source) if w.start() <= match.start() < w.end()), None)
+        if word is not None:
+            kind = "letter" if char.isalpha() else "character"
+            guess = unicodedata.normalize("NFKC", word)
+            hint = f"; did you mean {guess!r}?" if guess.isascii() and guess.isidentifier() else ""
+            raise SpecError(f"non-ASCII {kind} {char!r} ({name}) in identifier{hint}")
+        guess = _LOOKALIKES.get(char, unicodedata.normalize("NFKC", char))
+        hint = f"; did you mean {guess!r}?" if guess.isascii() and guess.strip() else ""
+        raise SpecError(f"non-ASCII character {char!r} ({name}); equations are written in ASCII{hint}")
+
+
 def parse_expression(source: str, *, functions: Container[str]) -> Node:
     """Parse one equation right-hand side. Raises SpecError (without location; the caller adds it)."""
     if not isinstance(source, str):
         raise SpecError(f"an equation must be a string, got {type(source).__name__}", text=repr(source))
     if not source.strip():
         raise SpecError("empty equation", text=source)
-    try:
-        tree = ast.parse(source.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise SpecError(f"not a valid expression ({exc.msg})", text=source) from None
-    return _Parser(source.strip(), functions).visit(tree)
+    return _Parser(source.strip(), functions).visit(parse_tree(source.strip()))

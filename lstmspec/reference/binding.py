@@ -113,22 +113,35 @@ def _tensor_bytes(spec: Spec, dims: Mapping[str, int], attrs: Mapping[str, Any],
     return total * itemsize
 
 
+MEMORY_FRACTION = 0.5  # of the memory available when a run starts; the estimate leaves out each step's temporaries
+
+
 def available_memory() -> int:
+    """Bytes the system can give without swapping now (Linux's MemAvailable), else the physical memory."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
         return 1 << 40
 
 
-def check_memory(spec: Spec, dims: Mapping[str, int], attrs: Mapping[str, Any], itemsize: int = 8) -> None:
-    """Refuse, before allocating anything, sizes whose tensors would not fit in memory."""
-    need = tensor_bytes(spec, dims, attrs, itemsize)
+def check_memory(spec: Spec, dims: Mapping[str, int], attrs: Mapping[str, Any], itemsize: int = 8, *,
+                 extra: int = 0, what: str = "its tensors") -> None:
+    """Refuse, before allocating anything, sizes whose tensors (plus ``extra`` bytes the caller
+    keeps besides, described by ``what``) would need more than MEMORY_FRACTION of the available memory."""
+    need = tensor_bytes(spec, dims, attrs, itemsize) + extra
     have = available_memory()
-    if need > 0.8 * have:
+    if need > MEMORY_FRACTION * have:
         sizes = ", ".join(f"{k}={v}" for k, v in dims.items() if spec.dims[k].derived is None)
         raise ConfigError(
-            f"{spec.name} with {sizes} needs about {_human(need)} for its tensors; "
-            f"this machine has {_human(have)} of memory"
+            f"{spec.name} with {sizes} needs about {_human(need)} for {what}; the limit is "
+            f"{MEMORY_FRACTION:.0%} of the {_human(have)} of memory available now"
         )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ..errors import SpecError
+from ..errors import ConfigError, SpecError
 from ..expr.dims import Dim, Shape, Sym, dim_aliases, render_shape
 from ..expr.functions import CONV_MASKS
 from ..expr.ir import Call
@@ -142,6 +142,7 @@ def _analyze(spec: Spec, locate: Callable[[SpecError, str], SpecError], skip_equ
             if missing:
                 error(f"output {output.name} holds every cell and needs the {missing[0]} axis", f"outputs.{output.name}.shape")
     _check_masks(spec, error)
+    _check_sizes(spec, error)
 
     if skip_equations:
         return findings  # usage is unknowable while an equation does not parse
@@ -213,3 +214,31 @@ def _check_masks(spec: Spec, error: Callable[..., None]) -> None:
                 if attr is None or not (attr.type == "int" or (attr.type == "ints" and attr.length == 1)):
                     error(f"conv mask_groups={groups} must be a positive integer or an int attribute",
                           f"equations.{eq.name}", node.text)
+
+
+def _check_sizes(spec: Spec, error: Callable[..., None]) -> None:
+    """Every derived dimension computed at the default sizes and attributes, so that a formula such as
+    ``units // (units - units)`` or a size below 1 is found by lint rather than by the first run."""
+    try:
+        attrs = spec.resolve_config({})
+    except ConfigError:
+        return  # a bad default is reported where the attribute is declared
+    sizes = {name: decl.default for name, decl in spec.dims.items() if decl.derived is None}
+    pending = {name: decl.derived for name, decl in spec.dims.items() if decl.derived is not None}
+    while pending:  # a derived dim may stand for another by name (one taken from a transform): those first
+        ready = [name for name, dim in pending.items() if dim.symbols() <= set(sizes)]
+        if not ready:
+            return  # what is left depends on a size that failed, reported there
+        for name in ready:
+            dim = pending.pop(name)
+            try:
+                value = dim.evaluate(sizes, attrs)
+            except ConfigError as exc:
+                error(f"dimension {name} cannot be computed at the default sizes: {exc}", f"dims.{name}")
+                continue
+            if value < 1:
+                with dim_aliases({}):  # its formula, not its own name
+                    formula = dim.render(attrs)
+                error(f"dimension {name} = {formula} is {value} at the default sizes; a size is at least 1", f"dims.{name}")
+                continue
+            sizes[name] = value

@@ -124,8 +124,9 @@ def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
             out[table] = {**out[table], **value}
         else:
             out[table] = value
+    child_inputs = child.get("inputs") if isinstance(child.get("inputs"), dict) else {}
     for name in child.get("transforms", {}) if isinstance(child.get("transforms"), dict) else ():
-        if isinstance(out.get("inputs"), dict) and name in out["inputs"] and name not in child.get("inputs", {}):
+        if isinstance(out.get("inputs"), dict) and name in out["inputs"] and name not in child_inputs:
             out["inputs"] = {k: v for k, v in out["inputs"].items() if k != name}
     return out
 

@@ -26,11 +26,8 @@ from .attributes import Attribute, build_attribute
 from .layouts import build_layout
 from .model import DimDecl, Equation, Predecessor, Recurrence, Spec, Stage, TensorDecl, Transform
 from .inherit import Origins, read_layers, read_toml  # noqa: F401 - read_toml is re-exported
+from .schema import check_schema
 
-TOP_LEVEL = (
-    "spec", "recurrence", "dims", "dim_groups", "attributes", "inputs", "transforms", "params",
-    "states", "predecessors", "outputs", "equations", "gates", "layouts", "stages", "example",
-)
 RECURRENCE_KINDS = ("sequence", "grid")
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -58,30 +55,15 @@ class _Builder:
         file, line = self.origins.where(full_key)
         return exc.located(file=file, key=full_key, line=line)
 
-    def table(self, name: str, required: bool = True) -> dict[str, Any]:
-        value = self.raw.get(name)
-        if value is None:
-            if required:
-                raise self.error(f"missing table [{name}]", name)
-            return {}
-        if not isinstance(value, dict):
-            raise self.error(f"[{name}] must be a table", name)
-        return value
+    def table(self, name: str) -> dict[str, Any]:
+        """A top-level table (the schema has checked its type and that a required one is there)."""
+        return self.raw.get(name, {})
 
     # ------------------------------------------------------------------ pieces
     def header(self) -> dict[str, Any]:
-        unknown = sorted(set(self.raw) - set(TOP_LEVEL))
-        if unknown:
-            raise self.error(f"unknown table {unknown[0]!r}; tables: {', '.join(TOP_LEVEL)}", unknown[0])
         head = self.table("spec")
-        for key in ("name", "title"):
-            if not isinstance(head.get(key), str) or not head[key]:
-                raise self.error(f"[spec] needs a {key} string", f"spec.{key}")
         if not _IDENT.match(head["name"]):
             raise self.error("a spec name is letters, digits and _", "spec.name", head["name"])
-        refs = head.get("references", [])
-        if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
-            raise self.error("references is a list of strings", "spec.references")
         return head
 
     def dims(self, attributes: dict[str, Attribute]) -> dict[str, DimDecl]:
@@ -91,20 +73,12 @@ class _Builder:
         for name, raw in table.items():
             key = f"dims.{name}"
             self.check_ident(name, key)
-            if not isinstance(raw, dict):
-                raise self.error("a dimension is a table with doc and default (or conv, formula, from)", key)
-            bad = set(raw) - {"doc", "default", "conv", "formula", "from", "axis"}
-            if bad:
-                raise self.error(f"unknown field {sorted(bad)[0]!r} (fields: doc, default, conv, formula, from, axis)", key)
-            default = raw.get("default")
-            if default is not None and (isinstance(default, bool) or not isinstance(default, int) or default < 1):
-                raise self.error("a default size is a positive integer", f"{key}.default", repr(default))
             kinds = [k for k in ("conv", "formula", "from") if k in raw]
             if len(kinds) > 1:
                 raise self.error(f"a dimension is derived one way, not by {' and '.join(kinds)}", key)
-            if "from" in raw and (not isinstance(raw["from"], str) or not isinstance(raw.get("axis"), int)):
+            if ("from" in raw) != ("axis" in raw):
                 raise self.error("from = TRANSFORM, axis = N: the size of axis N of a transform's output", key)
-            if not kinds and default is None:
+            if not kinds and raw.get("default") is None:
                 raise self.error("a dimension needs a default size (or conv, formula or from for a derived one)", key)
         decls: dict[str, DimDecl] = {}
         resolving: list[str] = []
@@ -121,7 +95,7 @@ class _Builder:
                 derived: Dim | None = None
                 source = ""
                 if "conv" in raw:
-                    derived, source = self.conv_dim(raw["conv"], f"{key}.conv", table, resolve), "conv"
+                    derived, source = self.conv_dim(raw["conv"], f"{key}.conv", table, attributes, resolve), "conv"
                 elif "formula" in raw:
                     try:
                         derived = parse_formula(raw["formula"], dims=table, attrs=int_attrs, resolve=resolve)
@@ -143,20 +117,24 @@ class _Builder:
     def expand(self, name: str) -> Dim:
         return self.expanded.get(name, Sym(name))
 
-    def conv_dim(self, raw: Any, key: str, known: dict[str, Any], resolve: Callable[[str], Dim]) -> ConvOut:
-        if not isinstance(raw, dict) or not {"size", "kernel", "axis"} <= set(raw):
-            raise self.error("conv = { size = DIM, kernel = DIM, axis = N } (padding, strides, dilation optional)", key)
+    def conv_dim(self, raw: Any, key: str, known: dict[str, Any], attributes: dict[str, Attribute],
+                 resolve: Callable[[str], Dim]) -> ConvOut:
         for part in ("size", "kernel"):
             if raw[part] not in known:
                 raise self.error(f"conv {part} {raw[part]!r} is not a declared dimension", key, str(raw[part]))
+        for option in ("strides", "dilation"):  # taken from the attribute, one entry per axis, where not fixed here
+            attr = attributes.get(option)
+            if option not in raw and attr is not None and attr.length is not None and raw["axis"] >= attr.length:
+                raise self.error(f"conv axis {raw['axis']} has no entry in attribute {option} ({attr.length} entries, "
+                                 f"axes 0..{attr.length - 1})", key)
         options = ConvOptions(raw.get("padding"), raw.get("strides"), raw.get("dilation"))
-        return ConvOut(resolve(raw["size"]), resolve(raw["kernel"]), int(raw["axis"]), options)
+        return ConvOut(resolve(raw["size"]), resolve(raw["kernel"]), raw["axis"], options)
 
     def dim_groups(self, dims: dict[str, DimDecl]) -> dict[str, tuple[str, ...]]:
         out = {}
-        for name, members in self.table("dim_groups", required=False).items():
+        for name, members in self.table("dim_groups").items():
             key = f"dim_groups.{name}"
-            if not isinstance(members, list) or not all(m in dims for m in members):
+            if not all(m in dims for m in members):
                 raise self.error("a dimension group is a list of declared dimensions", key, str(members))
             if name in dims:
                 raise self.error(f"dimension group {name!r} has the name of a dimension", key)
@@ -178,19 +156,13 @@ class _Builder:
                 )
         return tuple(shape)
 
-    def tensors(self, table: str, dims: dict[str, DimDecl], fields: set[str], required: bool = True) -> dict[str, TensorDecl]:
+    def tensors(self, table: str, dims: dict[str, DimDecl]) -> dict[str, TensorDecl]:
         out: dict[str, TensorDecl] = {}
-        for name, raw in self.table(table, required=required).items():
+        for name, raw in self.table(table).items():
             key = f"{table}.{name}"
             self.check_ident(name, key)
             if isinstance(raw, list):
                 raw = {"shape": raw}
-            if not isinstance(raw, dict) or "shape" not in raw:
-                raise self.error("expected a table with shape = [dims...]", key)
-            bad = set(raw) - {"shape", "doc"} - fields
-            if bad:
-                allowed = ", ".join(sorted({"shape", "doc"} | fields))
-                raise self.error(f"unknown field {sorted(bad)[0]!r} (fields: {allowed})", key)
             shape = self.shape_of(raw["shape"], f"{key}.shape", dims)
             out[name] = TensorDecl(
                 name, shape, str(raw.get("doc", "")), raw.get("next"), raw.get("step"), self.origins.where(key)[1]
@@ -256,8 +228,6 @@ class _Builder:
                 raise self.error(f"grid axis {a} must be a primary dimension", "recurrence.axes", a)
         direction = rec_raw.get("direction")
         table = rec_raw.get("directions", {})
-        if not isinstance(table, dict):
-            raise self.error("directions is a table: VALUE = [+1 or -1 per axis]", "recurrence.directions")
         directions: list[tuple[str, tuple[int, ...]]] = []
         if direction is not None:
             attr = attributes.get(direction)
@@ -281,7 +251,7 @@ class _Builder:
 
     def predecessors(self, recurrence: Recurrence, states: dict[str, TensorDecl],
                      dims: dict[str, DimDecl]) -> tuple[dict[str, Predecessor], dict[str, TensorDecl]]:
-        raw = self.table("predecessors", required=False)
+        raw = self.table("predecessors")
         if not recurrence.is_grid:
             if raw:
                 raise self.error("[predecessors] belong to a grid recurrence (kind = \"grid\")", "predecessors")
@@ -301,26 +271,20 @@ class _Builder:
         for name, entry in raw.items():
             key = f"predecessors.{name}"
             self.check_ident(name, key)
-            if not isinstance(entry, dict) or not {"state", "offset", "boundary"} <= set(entry):
-                raise self.error("a predecessor is { state = STATE, offset = [...], boundary = NAME }", key)
-            bad = set(entry) - {"state", "offset", "boundary", "doc"}
-            if bad:
-                raise self.error(f"unknown field {sorted(bad)[0]!r} (fields: state, offset, boundary, doc)", key)
             state = entry["state"]
             if state not in states:
                 raise self.error(f"{state!r} is not a declared state (states: {', '.join(states)})", f"{key}.state",
                                  str(state))
             offset = entry["offset"]
-            if (not isinstance(offset, list) or len(offset) != len(axes) or sorted(offset) != [-1] + [0] * (len(axes) - 1)
-                    or any(isinstance(o, bool) for o in offset)):
+            if len(offset) != len(axes) or sorted(offset) != [-1] + [0] * (len(axes) - 1):
                 raise self.error(f"an offset is -1 along one of the axes ({', '.join(axes)}) and 0 along the others: "
                                  "the cell scanned just before", f"{key}.offset", str(offset))
-            offset_t = tuple(int(o) for o in offset)
+            offset_t = tuple(offset)
             if (state, offset_t) in seen:
                 raise self.error(f"{name} reads the same cell and state as {seen[state, offset_t]}", key)
             seen[state, offset_t] = name
             boundary = entry["boundary"]
-            if not isinstance(boundary, str) or not _IDENT.match(boundary):
+            if not _IDENT.match(boundary):
                 raise self.error("boundary is the name of the initial state this predecessor reads before the first "
                                  "cell along its axis", f"{key}.boundary", str(boundary))
             if boundary in bounds or boundary in preds or boundary == name:
@@ -382,11 +346,9 @@ class _Builder:
     def transforms(self, inputs: dict[str, TensorDecl], dims: dict[str, DimDecl],
                    attributes: dict[str, Attribute]) -> dict[str, Transform]:
         out: dict[str, Transform] = {}
-        for name, raw in self.table("transforms", required=False).items():
+        for name, raw in self.table("transforms").items():
             key = f"transforms.{name}"
             self.check_ident(name, key)
-            if not isinstance(raw, dict) or "op" not in raw or "from" not in raw:
-                raise self.error("a transform is { op = OP, from = INPUT, options... }", key)
             op_name, source = raw["op"], raw["from"]
             if source not in inputs:
                 raise self.error(f"a transform reads a declared input ({', '.join(inputs) or 'none'})", f"{key}.from",
@@ -442,11 +404,9 @@ class _Builder:
         out: list[Stage] = []
         shapes: dict[str, Shape] = {}
         recurrent = 0
-        for name, raw in self.table("stages", required=False).items():
+        for name, raw in self.table("stages").items():
             key = f"stages.{name}"
             self.check_ident(name, key)
-            if not isinstance(raw, dict) or "op" not in raw:
-                raise self.error("a stage is { op = OP, from = STAGE, options... }", key)
             op_name = raw["op"]
             if op_name not in OPS:
                 raise self.error(f"unknown stage op {op_name!r}; ops: {', '.join(OPS.names())}", f"{key}.op", str(op_name))
@@ -494,26 +454,19 @@ class _Builder:
         return str(parent.get("name", extends))
 
     def example(self, dims: dict[str, DimDecl]) -> dict[str, int]:
-        raw = self.table("example", required=False)
         out = {}
-        for name, value in raw.get("dims", {}).items() if isinstance(raw.get("dims", {}), dict) else ():
+        for name, value in self.table("example").get("dims", {}).items():
             if name not in dims or dims[name].derived is not None:
                 raise self.error(f"{name!r} is not a primary dimension", f"example.dims.{name}")
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise self.error("a size is a positive integer", f"example.dims.{name}", repr(value))
             out[name] = value
-        bad = set(raw) - {"dims", "doc", "trace"}
-        if bad:
-            raise self.error(f"unknown field {sorted(bad)[0]!r} (fields: dims, doc, trace)", "example")
-        if not isinstance(raw.get("trace", False), bool):
-            raise self.error("trace is true or false (whether lstmspec trace uses these sizes)", "example.trace")
         return out
 
     # -------------------------------------------------------------------- whole
     def build(self) -> Spec:
+        check_schema(self.raw, self.error)
         head = self.header()
         attributes = {}
-        for name, raw in self.table("attributes", required=False).items():
+        for name, raw in self.table("attributes").items():
             try:
                 attributes[name] = build_attribute(name, raw)
             except SpecError as exc:
@@ -521,11 +474,11 @@ class _Builder:
         dims = self.dims(attributes)
         groups = self.dim_groups(dims)
         recurrence = self.recurrence(dims, attributes)
-        inputs = self.tensors("inputs", dims, set())
+        inputs = self.tensors("inputs", dims)
         transforms = self.transforms(inputs, dims, attributes)
-        params = self.tensors("params", dims, set(), required=False)
-        states = self.tensors("states", dims, {"next"})
-        outputs = self.tensors("outputs", dims, {"step"})
+        params = self.tensors("params", dims)
+        states = self.tensors("states", dims)
+        outputs = self.tensors("outputs", dims)
         predecessors, boundaries = self.predecessors(recurrence, states, dims)
         stages = self.stages(inputs, outputs, recurrence, dims, attributes)
         seen: dict[str, str] = {}
@@ -542,13 +495,12 @@ class _Builder:
         for name in equations:
             if name in seen:
                 self.errors.append(self.error(f"equation {name!r} has the name of a declared {seen[name][:-1]}", f"equations.{name}"))
-        gates_raw = self.table("gates", required=False)
-        gates = {str(k): str(v) for k, v in gates_raw.items()}
+        gates = dict(self.table("gates"))
         for gate in gates:
-            if gate not in equations:
+            if gate not in self.table("equations"):  # one that did not parse is reported there
                 self.errors.append(self.error(f"gate {gate!r} has no equation", f"gates.{gate}"))
         layouts = {}
-        for lname, lraw in self.table("layouts", required=False).items():
+        for lname, lraw in self.table("layouts").items():
             try:
                 layouts[lname] = build_layout(lname, lraw, {n: p.shape for n, p in params.items()})
             except SpecError as exc:
@@ -583,7 +535,7 @@ class _Builder:
             extends=self._extends(),
             lineage=self.lineage,
             example=self.example(dims),
-            trace_example=bool(self.table("example", required=False).get("trace", False)),
+            trace_example=self.table("example").get("trace", False),
         )
 
 
