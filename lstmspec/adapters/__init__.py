@@ -1,4 +1,4 @@
 """Framework adapters (PyTorch, Keras, ONNX Runtime), looked up by name."""
-from .base import ADAPTERS, FRAMEWORKS, Adapter, Outcome, all_adapters, select_adapters
+from .base import ADAPTERS, FRAMEWORKS, Adapter, Outcome, Prepared, all_adapters, select_adapters
 
-__all__ = ["ADAPTERS", "FRAMEWORKS", "Adapter", "Outcome", "all_adapters", "select_adapters"]
+__all__ = ["ADAPTERS", "FRAMEWORKS", "Adapter", "Outcome", "Prepared", "all_adapters", "select_adapters"]
