@@ -24,6 +24,7 @@ import numpy as np
 from .errors import ConfigError
 from .expr.functions import FUNCTIONS
 from .expr.ir import Call
+from .reference.data_format import CHANNELS_LAST, data_format
 from .spec.model import Spec
 
 DEFAULT_STEPS = 3
@@ -67,7 +68,7 @@ def _setup(spec: Spec, dims: Mapping[str, int], attrs: Mapping[str, Any], seed: 
         sizes["batch"] = 1
     sizes.update(dims)
     config = dict(attrs)
-    if config.get("data_format") == "channels_first":
+    if data_format(config) != CHANNELS_LAST:
         raise ConfigError("trace shows channels-last arrays (the spec's layout); leave data_format at channels_last")
     resolved = spec.resolve_config(config)
     all_dims = spec.resolve_dims(sizes, resolved)

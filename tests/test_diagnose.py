@@ -508,6 +508,7 @@ COVERAGE_CASES = [
     ("convlstm2d", {"dilation": (2, 2)}, {"kernel_rows": 3, "kernel_cols": 3}),
     ("convlstm2d", {"dilation": (2, 2), "strides": (2, 2)}, {"kernel_rows": 3, "kernel_cols": 3}),
     ("mdlstm2d", {"direction": "up_left"}, {}),
+    ("mdlstm2d", {"recurrent_activation": "tanh"}, {}),
     ("spatial_lstm", {}, {}),
     ("row_lstm", {"step": 2}, {}),
     ("pixelrnn_row_lstm", {}, {}),
@@ -525,7 +526,7 @@ def variant_outputs(spec_name, attrs, dims, precision):
     bounds = {"y": precision.bound(scaled_error(yard.y, ref.y)[0]),
               **{k: precision.bound(scaled_error(yard.final[k], v)[0]) for k, v in ref.final.items()}}
     out = {}
-    for variant in ordered():
+    for variant in ordered(spec=spec):
         try:
             if not variant.applies(inp):
                 continue

@@ -15,7 +15,7 @@ import pytest
 import lstmspec
 from lstmspec.reference import conv
 from lstmspec.reference.backends import NumpyBackend
-from lstmspec.reference.program import Program, run_reference
+from lstmspec.reference.program import Program, programs_of, run_reference
 
 
 @pytest.fixture
@@ -67,11 +67,11 @@ def test_fused_sums_are_bitwise_the_per_gate_sums(monkeypatch, name, config, dim
     params = spec.random_params(config, rng, **dims)
     x, state = spec.random_inputs(config, rng, **dims)
     fused_y, fused_final = run_reference(spec, x, state, params, config, backend=NumpyBackend(math="numpy"))
-    assert any(p.sum_groups for p in spec._programs.values()), "the sums were not fused"
+    assert any(p.sum_groups for p in programs_of(spec).values()), "the sums were not fused"
     monkeypatch.setattr(Program, "_fused_sum", lambda self, node: None)
-    spec._programs.clear()
+    programs_of(spec).clear()
     y, final = run_reference(spec, x, state, params, config, backend=NumpyBackend(math="numpy"))
-    assert not any(p.sum_groups for p in spec._programs.values())
+    assert not any(p.sum_groups for p in programs_of(spec).values())
     np.testing.assert_array_equal(fused_y, y)
     for key in final:
         np.testing.assert_array_equal(fused_final[key], final[key])

@@ -42,9 +42,6 @@ FORWARD, FORWARD_BACKWARD = "forward", "forward+backward"
 REFERENCE = "reference"  # conformance of the references: they are what the others are compared with
 TIMED = "timed"
 
-ITEMSIZE = {"float64": 8, "float32": 4, "tf32": 4, "float16": 2, "bfloat16": 2}
-
-
 @dataclass
 class BenchRow:
     spec: str
@@ -228,7 +225,7 @@ def bench_one(plan: BenchPlan, oracle: Oracle, bench_case: BenchCase, case: Case
         peak = plan.peak
         return BenchRow(plan.spec.name, bench_case, case.key, impl.name, impl.kind, impl.framework, plan.device,
                         precision.name, pass_, status, flops=flops,
-                        bytes=bytes_moved(plan.spec, sizes, attrs, ITEMSIZE.get(precision.name, 4), backward=backward),
+                        bytes=bytes_moved(plan.spec, sizes, attrs, precision.itemsize, backward=backward),
                         peak_flops=peak.flops_for(precision.name) if peak else None,
                         peak_bandwidth=peak.bandwidth if peak else None, **kw)
 

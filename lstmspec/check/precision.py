@@ -24,6 +24,10 @@ from ..registry import Registry
 
 MULTIPLIER = 4.0
 
+#: Per storage dtype: significand bits (with the implicit one) and bytes per number.
+MANTISSA = {"float64": 53, "float32": 24, "float16": 11, "bfloat16": 8}
+ITEMSIZE = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2}
+
 
 @dataclass(frozen=True)
 class Precision:
@@ -33,6 +37,16 @@ class Precision:
     floor: float
     doc: str
     cuda_only: bool = False
+
+    @property
+    def mantissa(self) -> int:
+        """Significand bits of the storage dtype: a rounding coarser than this is a deviation, not noise."""
+        return MANTISSA[self.dtype]
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per stored number (what a run moves; TF32 stores float32)."""
+        return ITEMSIZE[self.dtype]
 
     def bound(self, yardstick_error: float) -> float:
         return MULTIPLIER * yardstick_error + self.floor

@@ -72,8 +72,7 @@ class Anatomy:
             new = dict(spec.equations)
             for name, node in equations.items():
                 new[name] = replace(spec.equations[name], node=node, text=f"{spec.equations[name].text} [{key}]")
-            found = self.edited[key] = replace(spec, equations=new, order=_dependency_order(spec.order, new),
-                                               _programs={})
+            found = self.edited[key] = replace(spec, equations=new, order=_dependency_order(spec.order, new))
         return found
 
 
@@ -186,7 +185,7 @@ def _read(spec: Spec) -> Anatomy:
         top = spec.equations[gate].node
         if isinstance(top, Call) and _is_activation(top.func, spec):
             gate_activation[gate] = top.func
-    out_decl = next(iter(spec.outputs.values()))
+    out_decl = spec.first_output
     output_state = next((s for s, d in spec.states.items() if d.next == out_decl.step), None)
     cell_output = None
     if out_decl.step in spec.equations:

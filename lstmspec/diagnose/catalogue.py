@@ -13,13 +13,21 @@ from typing import Any
 
 import numpy as np
 
+from ..check.precision import MANTISSA
 from ..expr.ir import BinOp, Call, Name, Num
-from .anatomy import rewrite, swap_node
-from .variant import MANTISSA, Inputs, Result, register, stepwise
+from ..spec.model import Spec
+from .anatomy import anatomy, rewrite, swap_node
+from .variant import Inputs, Result, per_spec, register, stepwise
 
 #: Activations tried as replacements (relu is left out: no LSTM implementation uses it by mistake).
 SWAPS = ("sigmoid", "tanh", "hard_sigmoid", "hard_sigmoid_keras2", "linear")
-GATES = ("i", "f", "g", "o")
+#: Gate-order permutations are tried for specs with at most this many gates (4! = 24 orders; 5 gates would be 120).
+MAX_PERMUTED_GATES = 4
+
+
+def _sequence_states(spec: Spec) -> tuple[str, ...]:
+    """The states a sequence spec's kernel is given and returns (a grid's are its boundaries)."""
+    return () if spec.is_grid else tuple(spec.states)
 
 
 # ------------------------------------------------------------------ state
@@ -33,27 +41,36 @@ def _zero_state(inp: Inputs, *names: str) -> Result:
     return inp.but(state={n: np.zeros_like(inp.state[n]) for n in names}).reference()
 
 
-def _two_states(inp: Inputs) -> bool:
-    return set(inp.state) == {"h", "c"} and inp.state["h"].shape == inp.state["c"].shape
+def _two_states(inp: Inputs, a: str, b: str) -> bool:
+    return set(inp.state) == {a, b} and inp.state[a].shape == inp.state[b].shape
 
 
-def _final_swapped(inp: Inputs) -> Result:
+def _final_swapped(inp: Inputs, a: str, b: str) -> Result:
     y, final = inp.reference()
-    return y, {"h": final["c"], "c": final["h"]}
+    return y, {a: final[b], b: final[a]}
 
 
 register("initial state ignored (zeros used)", "state", 10,
          "The initial states are not passed on (or not read): the recurrence starts from zeros.",
          _nonzero_state, _zero_state)
-for _s in ("h", "c"):
-    register(f"initial {_s} ignored (zeros used)", "state", 11,
-             f"Only the initial {_s} is dropped, e.g. a kernel that passes h0 but not c0.",
-             lambda inp, s=_s: len(inp.state) > 1 and _nonzero_state(inp, s),
-             lambda inp, s=_s: _zero_state(inp, s))
-register("initial h and c swapped", "state", 12, "The initial state is passed as (c0, h0) instead of (h0, c0).",
-         _two_states, lambda inp: inp.but(state={"h": inp.state["c"], "c": inp.state["h"]}).reference())
-register("final h and c swapped", "state", 12, "The final state is returned as (c_T, h_T) instead of (h_T, c_T).",
-         _two_states, _final_swapped)
+
+
+@per_spec
+def _state_entries(spec: Spec):
+    states = _sequence_states(spec)
+    for s in states if len(states) > 1 else ():
+        yield (f"initial {s} ignored (zeros used)", "state", 11,
+               f"Only the initial {s} is dropped, e.g. a kernel that passes h0 but not c0.",
+               lambda inp, s=s: len(inp.state) > 1 and _nonzero_state(inp, s),
+               lambda inp, s=s: _zero_state(inp, s))
+    if len(states) == 2:
+        a, b = states
+        yield (f"initial {a} and {b} swapped", "state", 12,
+               f"The initial state is passed as ({b}0, {a}0) instead of ({a}0, {b}0).",
+               lambda inp: _two_states(inp, a, b), lambda inp: inp.but(state={a: inp.state[b], b: inp.state[a]}).reference())
+        yield (f"final {a} and {b} swapped", "state", 12,
+               f"The final state is returned as ({b}_T, {a}_T) instead of ({a}_T, {b}_T).",
+               lambda inp: _two_states(inp, a, b), lambda inp: _final_swapped(inp, a, b))
 
 
 # ------------------------------------------------------------------ gate order
@@ -77,21 +94,69 @@ def _permute_gates(inp: Inputs, order: tuple[str, ...]) -> Result:
     return inp.but(params=params).reference()
 
 
+def _layout_orders(inp: Inputs) -> dict[tuple[str, ...], list[str]]:
+    """Gate order -> the spec's layouts that stack the gate blocks in that order (read from each layout's
+    first tensor holding one parameter per gate), the spec's own order included."""
+    a = inp.anatomy
+    gate_of = {p: g for by_gate in a.roles.values() for g, p in by_gate.items()}
+    out: dict[tuple[str, ...], list[str]] = {}
+    for name in inp.spec.layouts:
+        for tensor in inp.spec.layout(name).tensors:
+            gates = tuple(gate_of.get(seg.param) for seg in tensor.segments)
+            if len(gates) == len(a.gates) and set(gates) == set(a.gates):
+                out.setdefault(gates, []).append(name)  # type: ignore[arg-type]
+                break
+    return out
+
+
+def _label(layouts: list[str]) -> str:
+    """Layout names as one label, variants of one framework once: keras, torch, torch_cell -> keras/torch."""
+    families = list(dict.fromkeys(n.split("_")[0] for n in layouts))
+    return "/".join(families)
+
+
+def _layout_story(inp: Inputs, order: tuple[str, ...]) -> str:
+    """'weights in onnx gate order (i, o, f, g) read in keras/torch order (i, f, g, o)' when reading blocks
+    stacked in one known order as if they were in another is exactly this permutation, else ''.
+
+    Blocks stored in order A and read as order B: the parameters of gate A[k] drive gate B[k]; as a
+    permutation of the spec's order (``order``: the spec's gate j's parameters drive gate order[j]).
+    """
+    canon = inp.anatomy.gates
+    orders = _layout_orders(inp)
+    labels = {o: _label(names) for o, names in orders.items()}
+    labels.setdefault(canon, "the spec's")
+    for stored, read in permutations(labels, 2):
+        drives = dict(zip(stored, read))
+        if tuple(drives[g] for g in canon) == order:
+            return (f"weights in {labels[stored]} gate order ({', '.join(stored)}) read in {labels[read]} order "
+                    f"({', '.join(read)})")
+    return ""
+
+
+def _gate_order_note(inp: Inputs, order: tuple[str, ...]) -> str:
+    story, moved = _layout_story(inp, order), _moved(inp.anatomy.gates, order, "parameters")
+    return f"{story}: {moved}" if story else moved
+
+
 def _moved(canon: tuple[str, ...], order: tuple[str, ...], what: str) -> str:
     moved = [(b, g) for b, g in zip(canon, order) if b != g]
     return (f"the spec's {', '.join(b for b, _ in moved)} {what} drive gates {', '.join(g for _, g in moved)}")
 
 
-for _order in permutations(GATES):
-    if _order == GATES:
-        continue  # the spec's own order (a spec declaring its gates otherwise gets 23 of the 24 orders)
-    register(f"gate order {','.join(_order)}", "gate order", 20,
-             "The implementation reads the parameter blocks, laid out in the spec's gate order, as if they were "
-             "in this order: block k drives gate order[k] (a kernel written for ONNX's i,o,f,g given "
-             "Keras/PyTorch-ordered weights is 'gate order i,o,f,g').",
-             lambda inp, o=_order: _gate_blocks_apply(inp, o),
-             lambda inp, o=_order: _permute_gates(inp, o),
-             note=lambda inp, o=_order: _moved(inp.anatomy.gates, o, "parameters"))
+@per_spec
+def _gate_order_entries(spec: Spec):
+    gates = tuple(spec.gates)
+    for order in permutations(gates) if 1 < len(gates) <= MAX_PERMUTED_GATES else ():
+        if order == gates:
+            continue  # the spec's own order
+        yield (f"gate order {','.join(order)}", "gate order", 20,
+               "The implementation reads the parameter blocks, laid out in the spec's gate order, as if they were "
+               "in this order: block k drives gate order[k] (a kernel written for ONNX's i,o,f,g given "
+               "Keras/PyTorch-ordered weights is 'gate order i,o,f,g').",
+               lambda inp, o=order: _gate_blocks_apply(inp, o),
+               lambda inp, o=order: _permute_gates(inp, o),
+               lambda inp, o=order: _gate_order_note(inp, o))
 
 
 # ------------------------------------------------------------------ activations
@@ -142,12 +207,20 @@ register("activation and recurrent_activation swapped", "activation", 31,
          lambda inp: _attributes_swap(inp, "activation", "recurrent_activation"),
          lambda inp: inp.but(attrs={"activation": inp.attrs["recurrent_activation"],
                                     "recurrent_activation": inp.attrs["activation"]}).reference())
-for _gate in GATES:
-    for _act in SWAPS:
-        register(f"gate {_gate} activation={_act}", "gate activation", 85,
-                 f"Gate {_gate} alone runs {_act} instead of the activation its equation names.",
-                 lambda inp, g=_gate, ac=_act: _gate_applies(inp, g, ac),
-                 lambda inp, g=_gate, ac=_act: _gate_swapped(inp, g, ac))
+@per_spec
+def _gate_activation_entries(spec: Spec):
+    written = anatomy(spec).gate_activation
+    for gate in spec.gates:
+        # a gate whose equation names a function (not an attribute) can only be swapped to another one
+        for act in SWAPS if gate in written else ():
+            if act == written[gate]:
+                continue
+            yield (f"gate {gate} activation={act}", "gate activation", 85,
+                   f"Gate {gate} alone runs {act} instead of the activation its equation names.",
+                   lambda inp, g=gate, ac=act: _gate_applies(inp, g, ac),
+                   lambda inp, g=gate, ac=act: _gate_swapped(inp, g, ac))
+
+
 for _act in SWAPS:
     register(f"cell output activation={_act}", "gate activation", 86,
              f"The activation applied to the new cell state in the output's equation is {_act}.",
@@ -160,11 +233,17 @@ def _biases(inp: Inputs) -> dict[str, str]:
     return inp.anatomy.roles.get("bias", {})
 
 
+def _forget_bias(inp: Inputs) -> str | None:
+    """The bias of the forget gate (read from the equations: the gate that scales the previous cell state)."""
+    gates = _cell_gates(inp)
+    return _biases(inp).get(gates[0]) if gates is not None else None
+
+
 register("forget-gate bias +1", "bias", 40,
          "1 is added to the forget gate's bias (TensorFlow 1's LSTMCell forget_bias=1.0, Keras unit_forget_bias "
          "applied at run time).",
-         lambda inp: "f" in _biases(inp),
-         lambda inp: inp.but(params={_biases(inp)["f"]: inp.params[_biases(inp)["f"]] + 1.0}).reference())
+         lambda inp: _forget_bias(inp) is not None,
+         lambda inp: inp.but(params={_forget_bias(inp): inp.params[_forget_bias(inp)] + 1.0}).reference())
 register("every bias applied twice", "bias", 41,
          "Each gate's bias is added twice (e.g. PyTorch's bias_ih and bias_hh both given the full bias).",
          lambda inp: bool(_biases(inp)),
@@ -172,10 +251,12 @@ register("every bias applied twice", "bias", 41,
 register("no bias", "bias", 42, "No gate adds its bias.",
          lambda inp: bool(_biases(inp)),
          lambda inp: inp.but(params={p: np.zeros_like(inp.params[p]) for p in _biases(inp).values()}).reference())
-for _gate in GATES:
-    register(f"no bias on gate {_gate}", "bias", 43, f"Gate {_gate} does not add its bias.",
-             lambda inp, g=_gate: g in _biases(inp),
-             lambda inp, g=_gate: inp.but(params={_biases(inp)[g]: np.zeros_like(inp.params[_biases(inp)[g]])}).reference())
+@per_spec
+def _gate_bias_entries(spec: Spec):
+    for gate in spec.gates:
+        yield (f"no bias on gate {gate}", "bias", 43, f"Gate {gate} does not add its bias.",
+               lambda inp, g=gate: g in _biases(inp),
+               lambda inp, g=gate: inp.but(params={_biases(inp)[g]: np.zeros_like(inp.params[_biases(inp)[g]])}).reference())
 
 
 def _split_layout(inp: Inputs) -> Any:
@@ -335,46 +416,83 @@ def _permute_peepholes(inp: Inputs, order: tuple[str, ...]) -> Result:
     return inp.but(params=params).reference()
 
 
+def _peephole_on_new_cell(inp: Inputs) -> Any:
+    """The one peephole that reads a state's new value (ONNX's output gate on c_t), or None."""
+    found = [p for p in inp.anatomy.peepholes.values() if p.reads not in inp.spec.states]
+    return found[0] if len(found) == 1 else None
+
+
 def _output_peephole_on_previous(inp: Inputs) -> Result:
     a = inp.anatomy
-    peep = a.peepholes["o"]
+    peep = _peephole_on_new_cell(inp)
     state = next(s for s, d in inp.spec.states.items() if d.next == peep.reads)
-    node = rewrite(inp.spec.equations["o"].node, swap_node(Name(peep.reads), Name(state)))
-    return inp.reference(a.edit(inp.spec, "output-gate peephole on the previous cell state", {"o": node}))
+    node = rewrite(inp.spec.equations[peep.gate].node, swap_node(Name(peep.reads), Name(state)))
+    return inp.reference(a.edit(inp.spec, "output-gate peephole on the previous cell state", {peep.gate: node}))
 
 
 register("no peepholes", "peephole", 80, "The peephole terms are left out (every peephole weight zero).",
          lambda inp: bool(inp.anatomy.peepholes),
          lambda inp: inp.but(params={p.param: np.zeros_like(inp.params[p.param])
                                      for p in inp.anatomy.peepholes.values()}).reference())
-for _gate in ("i", "f", "o"):
-    register(f"no peephole on gate {_gate}", "peephole", 81, f"Gate {_gate} leaves out its peephole term.",
-             lambda inp, g=_gate: g in inp.anatomy.peepholes and len(inp.anatomy.peepholes) > 1,
-             lambda inp, g=_gate: inp.but(params={inp.anatomy.peepholes[g].param:
-                                                  np.zeros_like(inp.params[inp.anatomy.peepholes[g].param])}).reference())
 register("output-gate peephole on c_{t-1} instead of c_t", "peephole", 81,
          "The output gate's peephole looks at the previous cell state, like the input and forget gates, "
          "instead of the new one.",
-         lambda inp: "o" in inp.anatomy.peepholes and inp.anatomy.peepholes["o"].reads not in inp.spec.states,
-         _output_peephole_on_previous)
-for _order in list(permutations(("i", "f", "o")))[1:]:  # the first is the spec's own order
-    register(f"peephole order {','.join(_order)}", "peephole", 82,
-             "The peephole weights, laid out in the spec's gate order, are read in this order (ONNX stores P as "
-             "i,o,f).",
-             lambda inp, o=_order: _peephole_gates(inp) == ("i", "f", "o"),
-             lambda inp, o=_order: _permute_peepholes(inp, o),
-             note=lambda inp, o=_order: _moved(_peephole_gates(inp), o, "peepholes"))
+         lambda inp: _peephole_on_new_cell(inp) is not None, _output_peephole_on_previous)
+
+
+@per_spec
+def _peephole_entries(spec: Spec):
+    a = anatomy(spec)
+    peeped = tuple(g for g in a.gates if g in a.peepholes)
+    for gate in peeped if len(peeped) > 1 else ():
+        yield (f"no peephole on gate {gate}", "peephole", 81, f"Gate {gate} leaves out its peephole term.",
+               lambda inp, g=gate: g in inp.anatomy.peepholes and len(inp.anatomy.peepholes) > 1,
+               lambda inp, g=gate: inp.but(params={inp.anatomy.peepholes[g].param:
+                                                   np.zeros_like(inp.params[inp.anatomy.peepholes[g].param])}).reference())
+    for order in list(permutations(peeped))[1:] if 1 < len(peeped) <= MAX_PERMUTED_GATES else ():
+        yield (f"peephole order {','.join(order)}", "peephole", 82,
+               "The peephole weights, laid out in the spec's gate order, are read in this order (ONNX stores P as "
+               "i,o,f).",
+               lambda inp, o=order, p=peeped: _peephole_gates(inp) == p,
+               lambda inp, o=order: _permute_peepholes(inp, o),
+               lambda inp, o=order: _moved(_peephole_gates(inp), o, "peepholes"))
 
 
 # ------------------------------------------------------------------ cell structure
+def _cell_gates(inp: Inputs) -> tuple[str, str] | None:
+    """(forget gate, input gate) of a sequence spec, read from its cell state's update ``f * c + i * g``:
+    the forget gate scales the previous cell state, the input gate is the gate of the other product that
+    runs the forget gate's activation (the other is the candidate)."""
+    spec, a = inp.spec, inp.anatomy
+    if spec.is_grid:
+        return None
+    for state, decl in spec.states.items():
+        if state == a.output_state or decl.next not in spec.equations:
+            continue
+        products = [n for n in spec.equations[decl.next].node.walk() if isinstance(n, BinOp) and n.op == "*"]
+        forget = [side.id for n in products for side, other in ((n.left, n.right), (n.right, n.left))
+                  if isinstance(side, Name) and side.id in spec.gates and other == Name(state)]
+        if len(forget) != 1:
+            continue
+        pairs = [(n.left.id, n.right.id) for n in products
+                 if isinstance(n.left, Name) and isinstance(n.right, Name) and {n.left.id, n.right.id} <= set(spec.gates)
+                 and forget[0] not in (n.left.id, n.right.id)]
+        act = a.gate_activation.get(forget[0])
+        inputs = [g for pair in pairs for g in pair if act is not None and a.gate_activation.get(g) == act]
+        if len(inputs) == 1:
+            return forget[0], inputs[0]
+    return None
+
+
 def _coupled_applies(inp: Inputs) -> bool:
-    a = inp.anatomy
-    return {"i", "f"} <= set(a.gates) and "i" not in inp.spec.equations["f"].node.names()
+    gates = _cell_gates(inp)
+    return gates is not None and gates[1] not in inp.spec.equations[gates[0]].node.names()
 
 
 def _coupled(inp: Inputs) -> Result:
-    node = BinOp("-", Num(1.0, "1"), Name("f", "f"), "1 - f")
-    return inp.reference(inp.anatomy.edit(inp.spec, "input gate coupled: i = 1 - f", {"i": node}))
+    forget, input_gate = _cell_gates(inp)  # type: ignore[misc]
+    node = BinOp("-", Num(1.0, "1"), Name(forget, forget), f"1 - {forget}")
+    return inp.reference(inp.anatomy.edit(inp.spec, f"input gate coupled: {input_gate} = 1 - {forget}", {input_gate: node}))
 
 
 def _stale_cell(inp: Inputs) -> dict[Name, Name]:
@@ -508,11 +626,17 @@ def _round_float32(a: np.ndarray) -> np.ndarray:
 ROUNDINGS = {"float32": _round_float32, "float16": _round_float16, "bfloat16": _round_bfloat16}
 
 
+def _cell_state(inp: Inputs) -> str | None:
+    """The one state of a sequence spec that is not its output's (an LSTM's c)."""
+    others = [s for s in _sequence_states(inp.spec) if s != inp.anatomy.output_state]
+    return others[0] if len(others) == 1 and others[0] in inp.state else None
+
+
 def _rounded_cell(inp: Inputs, fmt: str, on_entry: bool) -> Result:
-    rnd = ROUNDINGS[fmt]
+    rnd, cell = ROUNDINGS[fmt], _cell_state(inp)
 
     def store(_k: int, state: dict) -> dict:
-        return {**state, "c": rnd(state["c"])}
+        return {**state, cell: rnd(state[cell])}
 
     return stepwise(inp, before=(lambda k, s: store(k, s) if k == 0 else s) if on_entry else None, after=store)
 
@@ -524,9 +648,10 @@ for _fmt in ("float16", "bfloat16"):
     register(f"cell state rounded to {_fmt} after every step", "precision", 95,
              f"The cell state is stored in {_fmt} between steps (computed in full precision within a step; "
              f"h_t uses the unrounded c_t; the returned c_T is the stored one).",
-             lambda inp, f=_fmt: "c" in inp.state and inp.mantissa > MANTISSA[f],
+             lambda inp, f=_fmt: _cell_state(inp) is not None and inp.mantissa > MANTISSA[f],
              lambda inp, f=_fmt: _rounded_cell(inp, f, on_entry=False))
     register(f"cell state rounded to {_fmt} on entry and after every step", "precision", 96,
              f"As 'cell state rounded to {_fmt} after every step', and the initial c0 is rounded when loaded.",
-             lambda inp, f=_fmt: "c" in inp.state and inp.mantissa > MANTISSA[f] and _nonzero_state(inp, "c"),
+             lambda inp, f=_fmt: _cell_state(inp) is not None and inp.mantissa > MANTISSA[f]
+             and _nonzero_state(inp, _cell_state(inp)),
              lambda inp, f=_fmt: _rounded_cell(inp, f, on_entry=True))

@@ -55,7 +55,7 @@ def _kernel_axes(w: np.ndarray) -> tuple[int, ...]:
 
 
 def _x_lead(inp: Inputs) -> int:
-    return leading_axes(inp.spec, next(iter(inp.spec.inputs.values())))
+    return leading_axes(inp.spec, inp.spec.first_input)
 
 
 def _state_shaped(inp: Inputs, param: str) -> bool:
@@ -163,7 +163,7 @@ def _flipped_frames(inp: Inputs) -> Inputs:
 
 def _unflip(inp: Inputs, result: Result) -> Result:
     y, final = result
-    out_lead = leading_axes(inp.spec, next(iter(inp.spec.outputs.values())))
+    out_lead = leading_axes(inp.spec, inp.spec.first_output)
     return np.flip(y, spatial_axes(y, out_lead)), {k: np.flip(v, spatial_axes(v, 1)) for k, v in final.items()}
 
 

@@ -24,12 +24,12 @@ import numpy as np
 
 from ..check.compare import scaled_error
 from ..check.oracle import CaseData, Expected
-from ..check.precision import Precision
+from ..check.precision import MANTISSA, Precision
 from ..errors import ConfigError
 from ..reference.binding import leading_axes
-from ..reference.program import time_axis
+from ..reference.data_format import data_format, shape_in, to_format
 from .catalogue import ROUNDINGS
-from .variant import MANTISSA, Inputs, Result, Variant, ordered, to_channels_first
+from .variant import Inputs, Result, Variant, ordered
 
 DEFAULT_BUDGET_S = 2.0
 DISTINCT = 2.0  # a variant closer than DISTINCT * bound to the reference explains nothing
@@ -91,7 +91,8 @@ def diagnose(spec: Any, data: CaseData, y: Any, final: Mapping[str, Any], expect
     if diverging is None:
         return Diagnosis("", seconds=time.perf_counter() - start)
     inp = Inputs.from_data(data, precision)
-    catalogue = sorted(ordered(list(variants) if variants is not None else None), key=lambda v: v.name not in prefer)
+    catalogue = sorted(ordered(list(variants) if variants is not None else None, spec=data.spec),
+                       key=lambda v: v.name not in prefer)
     tried, crashed, complete = 0, [], True
     match: tuple[Variant, _Quantity, float] | None = None
     also: list[str] = []
@@ -145,21 +146,18 @@ def diagnose(spec: Any, data: CaseData, y: Any, final: Mapping[str, Any], expect
 def axis_names(data: CaseData, key: str) -> list[str]:
     """The spec's names of a returned quantity's axes, in the case's data format."""
     spec = data.spec
-    decl = next(iter(spec.outputs.values())) if key == "y" else {**spec.initial_states, **spec.states}.get(key)
+    decl = spec.first_output if key == "y" else {**spec.initial_states, **spec.states}.get(key)
     if decl is None:
         return []
-    names = [d.render() for d in decl.shape]
-    lead = leading_axes(spec, decl)
-    if data.attrs.get("data_format") == "channels_first" and len(names) > lead + 1:
-        names.insert(lead, names.pop())
+    names = list(shape_in([d.render() for d in decl.shape], leading_axes(spec, decl), data_format(data.attrs)))
     if key == "y" and not data.return_sequences:
-        names.pop(time_axis(spec, decl))
+        names.pop(spec.time_axis(decl))
     return names
 
 
 def _input_dims(data: CaseData) -> dict[str, int]:
     """The sizes a kernel could mistake for one another: the axes of its input."""
-    decl = next(iter(data.spec.inputs.values()))
+    decl = data.spec.first_input
     return {d.render(): int(n) for d, n in zip(decl.shape, np.shape(data.x)) if not d.render().isdigit()}
 
 
@@ -202,7 +200,7 @@ def _stored_in(quantities: list[_Quantity], precision: Precision) -> tuple[dict[
     shows in c_T alone). The coarsest precision that holds every value is
     named. Unlike a variant, this needs no model of where the rounding happens.
     """
-    tested = MANTISSA.get(precision.dtype, 53)
+    tested = precision.mantissa
     coarse_first = sorted((n for n in ROUNDINGS if MANTISSA[n] < tested), key=lambda n: MANTISSA[n])
     found: dict[str, str] = {}
     with np.errstate(over="ignore", invalid="ignore"):
@@ -292,10 +290,9 @@ def _run(variant: Variant, inp: Inputs, data: CaseData, crashed: list[str]) -> R
     except Exception as exc:  # noqa: BLE001 - a broken entry must not hide the others
         crashed.append(f"{variant.name}: {type(exc).__name__}: {exc}")
         return None
-    if data.attrs.get("data_format") == "channels_first":
-        spec = data.spec
-        y = to_channels_first(y, leading_axes(spec, next(iter(spec.outputs.values()))))
-        final = {k: to_channels_first(v, leading_axes(spec, spec.states[k])) for k, v in final.items()}
+    spec, fmt = data.spec, data_format(data.attrs)
+    y = to_format(y, leading_axes(spec, spec.first_output), fmt)
+    final = {k: to_format(v, leading_axes(spec, spec.initial_states[k]), fmt) for k, v in final.items()}
     if not data.return_sequences:
         y = data.last_step(y)
     return y, final

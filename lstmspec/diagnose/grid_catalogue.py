@@ -179,8 +179,7 @@ def _state_grid(inp: Inputs, state: str) -> np.ndarray:
     key = f"output {nxt}"
     edited = a.edited.get(key)
     if edited is None:
-        edited = a.edited[key] = replace(spec, outputs={**spec.outputs, out_name: replace(out_decl, step=nxt)},
-                                         _programs={})
+        edited = a.edited[key] = replace(spec, outputs={**spec.outputs, out_name: replace(out_decl, step=nxt)})
     return inp.reference(edited)[0]
 
 
@@ -189,13 +188,13 @@ def _edge_preds(inp: Inputs, axis: int) -> list[Predecessor]:
     spec = inp.spec
     if not spec.is_grid or axis >= len(spec.recurrence.axes):
         return []
-    step = spec.step_shape(next(iter(spec.outputs.values())))
+    step = spec.step_shape(spec.first_output)
     return [p for p in spec.predecessors.values() if p.axis == axis and spec.states[p.state].shape == step]
 
 
 def _cells(inp: Inputs, axis: int) -> int:
     """The image's size along a grid axis (1: the first cells scanned are the last, nothing to tell)."""
-    decl = next(iter(inp.spec.inputs.values()))
+    decl = inp.spec.first_input
     return int(inp.x.shape[decl.shape.index(Sym(inp.spec.recurrence.axes[axis]))])
 
 
@@ -204,8 +203,7 @@ def _first_edge(inp: Inputs, axis: int) -> Result:
     # after one row: index 0 going forward, the last index going backward (image coordinates).
     spec = inp.spec
     y, final = inp.reference()
-    out_decl = next(iter(spec.outputs.values()))
-    pos = out_decl.shape.index(Sym(spec.recurrence.axes[axis]))
+    pos = spec.first_output.shape.index(Sym(spec.recurrence.axes[axis]))
     first = 0 if spec.recurrence.signs(inp.attrs)[axis] > 0 else -1
     grids: dict[str, np.ndarray] = {}
     for p in _edge_preds(inp, axis):

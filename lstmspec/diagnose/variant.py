@@ -13,22 +13,20 @@ converts the result back to the case's data format.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from ..check.oracle import CaseData
-from ..check.precision import Precision
+from ..check.precision import MANTISSA, Precision
 from ..reference.binding import leading_axes
-from ..reference.program import run_reference, time_axis
+from ..reference.data_format import CHANNELS_LAST, data_format, from_format
+from ..reference.program import run_reference
 from ..registry import Registry
 from ..spec.model import Spec
 from .anatomy import Anatomy, anatomy
-
-#: Significand bits (with the implicit one) of each storage dtype.
-MANTISSA = {"float64": 53, "float32": 24, "float16": 11, "bfloat16": 8}
 
 Result = tuple[np.ndarray, dict[str, np.ndarray]]
 
@@ -49,12 +47,12 @@ class Inputs:
     @classmethod
     def from_data(cls, data: CaseData, precision: Precision | None = None) -> "Inputs":
         spec, attrs = data.spec, dict(data.attrs)
-        x, state = data.x, dict(data.state)
-        if attrs.get("data_format") == "channels_first":
-            attrs["data_format"] = "channels_last"
-            x = to_channels_last(x, leading_axes(spec, next(iter(spec.inputs.values()))))
-            state = {k: to_channels_last(v, leading_axes(spec, spec.states[k])) for k, v in state.items()}
-        mantissa = MANTISSA.get(precision.dtype, 53) if precision is not None else 53
+        fmt = data_format(attrs)
+        x = from_format(data.x, leading_axes(spec, spec.first_input), fmt)
+        state = {k: from_format(v, leading_axes(spec, spec.initial_states[k]), fmt) for k, v in data.state.items()}
+        if "data_format" in attrs:
+            attrs["data_format"] = CHANNELS_LAST
+        mantissa = precision.mantissa if precision is not None else MANTISSA["float64"]
         return cls(spec, np.asarray(x, dtype=np.float64), state, dict(data.params), attrs, mantissa, data.rng)
 
     @property
@@ -63,11 +61,11 @@ class Inputs:
 
     @property
     def time_axis(self) -> int:
-        return time_axis(self.spec, next(iter(self.spec.inputs.values())))
+        return self.spec.time_axis(self.spec.first_input)
 
     @property
     def out_time_axis(self) -> int:
-        return time_axis(self.spec, next(iter(self.spec.outputs.values())))
+        return self.spec.time_axis(self.spec.first_output)
 
     @property
     def reversed(self) -> bool:
@@ -110,8 +108,34 @@ def register(name: str, family: str, rank: int, doc: str, applies: Callable[[Inp
     return VARIANTS.register(name, Variant(name, family, rank, doc, applies, run, note))
 
 
-def ordered(names: list[str] | None = None) -> list[Variant]:
-    """The catalogue (or the named part of it) in the order the engine tries it."""
+#: Makers of the entries a spec's own names spell (its gates, states, peepholes): "gate order i,o,f,g",
+#: "initial h ignored (zeros used)". Each takes the spec and yields ``register``'s arguments.
+Maker = Callable[[Spec], Iterable[tuple]]
+_MAKERS: list[Maker] = []
+
+
+def per_spec(maker: Maker) -> Maker:
+    """Register ``maker``: the catalogue entries it yields for a spec join ``VARIANTS`` when that spec is
+    diagnosed (``expand``). An entry another spec already registered under the same name is kept: a name
+    says what the deviation does relative to the spec diagnosed ("block k drives gate order[k]"), and its
+    ``applies`` decides for each case."""
+    _MAKERS.append(maker)
+    return maker
+
+
+def expand(spec: Spec) -> None:
+    """Register the entries that ``spec``'s gates, states and peepholes name (once per name)."""
+    for maker in _MAKERS:
+        for args in maker(spec):
+            if args[0] not in VARIANTS:
+                register(*args)
+
+
+def ordered(names: list[str] | None = None, spec: Spec | None = None) -> list[Variant]:
+    """The catalogue (or the named part of it) in the order the engine tries it; with ``spec``,
+    the entries its own names spell included."""
+    if spec is not None:
+        expand(spec)
     variants = [VARIANTS.get(n) for n in (names if names is not None else VARIANTS.names())]
     return sorted(variants, key=lambda v: v.rank)
 
@@ -137,17 +161,9 @@ def stepwise(inp: Inputs, *, before: Callable[[int, dict], dict] | None = None,
     return np.concatenate(ys, axis=ty), state
 
 
-def to_channels_last(a: np.ndarray, lead: int) -> np.ndarray:
-    return a if a.ndim <= lead + 1 else np.moveaxis(a, lead, -1)
-
-
-def to_channels_first(a: np.ndarray, lead: int) -> np.ndarray:
-    return a if a.ndim <= lead + 1 else np.moveaxis(a, -1, lead)
-
-
 def spatial_axes(a: np.ndarray, lead: int) -> tuple[int, ...]:
     """Axes between the leading (batch, time) axes and the channels of a channels-last array."""
     return tuple(range(lead, a.ndim - 1))
 
 
-__all__ = ["Inputs", "Variant", "VARIANTS", "register", "ordered", "stepwise", "MANTISSA"]
+__all__ = ["Inputs", "Variant", "VARIANTS", "register", "per_spec", "expand", "ordered", "stepwise"]

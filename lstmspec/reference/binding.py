@@ -13,7 +13,8 @@ from typing import Any
 
 from ..errors import ConfigError, ShapeError
 from ..expr.dims import Dim, Sym, known_sizes, render_shape
-from ..spec.model import BATCH_DIM, Spec, TensorDecl
+from ..spec.model import Spec, TensorDecl
+from .data_format import leading_axes as _leading_axes
 
 
 def bind_dims(
@@ -155,10 +156,4 @@ def _human(n: float) -> str:
 
 def leading_axes(spec: Spec, decl: TensorDecl) -> int:
     """Axes before the spatial ones: the batch axis and the recurrence axis where present."""
-    lead = 0
-    for d in decl.shape:
-        if isinstance(d, Sym) and d.name in (BATCH_DIM, spec.recurrence.axis):
-            lead += 1
-        else:
-            break
-    return lead
+    return _leading_axes(spec, decl.shape)

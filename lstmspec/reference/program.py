@@ -25,6 +25,7 @@ anti-diagonal at once.
 """
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -37,6 +38,7 @@ from ..expr.masks import resolve_mask
 from ..spec.model import Spec
 from .backends import Backend, get_backend
 from .binding import bind_dims, check_memory, leading_axes
+from .data_format import data_format, from_format, to_format
 from . import shards
 
 Env = dict[str, Any]
@@ -362,7 +364,7 @@ class Program:
     def run(self, x: Any, state: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
         spec, be = self.spec, self.be
         (input_name, input_decl), = spec.core_inputs().items()
-        time_axis = [d.render() for d in input_decl.shape].index(spec.recurrence.axis)
+        time_axis = spec.time_axis(input_decl)
         base = self.base_env(params)
         x = be.asarray(x)
         seq_env = {**base, input_name: x, _FUSED: {}}
@@ -374,8 +376,7 @@ class Program:
         ]
         xs = be.unstack(x, time_axis) if self.step_reads_input else None
         current = {name: be.asarray(state[name]) for name in spec.states}
-        (output_name, output_decl), = list(spec.outputs.items())[:1]
-        step_of = output_decl.step
+        step_of = spec.first_output.step
         nexts = [(name, decl.next) for name, decl in spec.states.items()]
         outputs = []
         steps = self.steps
@@ -439,9 +440,28 @@ def conv_with_options(be: Backend, attrs: Mapping[str, Any], options: Any) -> Ca
     return conv
 
 
+#: id(spec) -> (a weak reference to the spec, its programs by (backend, attributes)). The Spec stays plain
+#: data; an edited copy (``dataclasses.replace``, as the diagnosis makes) is another object with its own programs.
+_PROGRAMS: dict[int, tuple[Any, dict[tuple, Program]]] = {}
+
+
+def programs_of(spec: Spec) -> dict[tuple, Program]:
+    """The compiled programs of this Spec object, kept while it lives."""
+    key = id(spec)
+    found = _PROGRAMS.get(key)
+    if found is not None and found[0]() is spec:
+        return found[1]
+    programs: dict[tuple, Program] = {}
+    _PROGRAMS[key] = (weakref.ref(spec), programs)
+    weakref.finalize(spec, _PROGRAMS.pop, key, None)
+    return programs
+
+
 def program_for(spec: Spec, attrs: Mapping[str, Any], backend: Backend) -> Program:
+    """The spec's program for these attributes on this backend, compiled once per Spec object."""
     key = (backend.key, tuple(sorted((k, v) for k, v in attrs.items())))
-    program = spec._programs.get(key)
+    programs = programs_of(spec)
+    program = programs.get(key)
     if program is None:
         if spec.is_grid:
             from .grid import GridProgram
@@ -449,7 +469,7 @@ def program_for(spec: Spec, attrs: Mapping[str, Any], backend: Backend) -> Progr
             program = GridProgram(spec, attrs, backend)
         else:
             program = Program(spec, attrs, backend)
-        spec._programs[key] = program
+        programs[key] = program
     return program
 
 
@@ -475,12 +495,9 @@ def run_reference(
     if extra:
         raise ShapeError(f"unexpected {', '.join(map(str, extra))}: spec {spec.name} has no such state or parameter")
     (input_name, input_decl), = spec.inputs.items()
-    channels_first = attrs.get("data_format") == "channels_first"
-    x = be.asarray(x)
-    state = {k: be.asarray(v) for k, v in state.items()}
-    if channels_first:
-        x = _to_channels_last(be, x, leading_axes(spec, input_decl))
-        state = {k: _to_channels_last(be, v, leading_axes(spec, initial[k])) for k, v in state.items()}
+    fmt = data_format(attrs)
+    x = from_format(be.asarray(x), leading_axes(spec, input_decl), fmt, be)
+    state = {k: from_format(be.asarray(v), leading_axes(spec, initial[k]), fmt, be) for k, v in state.items()}
     arrays = {f"x (input {input_name})": ("input", input_decl, tuple(x.shape))}
     arrays.update({f"params[{n!r}]": ("param", spec.params[n], tuple(params[n].shape)) for n in spec.params})
     arrays.update({f"state[{n!r}]": ("state", initial[n], tuple(state[n].shape)) for n in initial})
@@ -491,21 +508,18 @@ def run_reference(
 
         (x,) = apply_transforms(spec, attrs, {input_name: x}, be).values()
     program = program_for(spec, attrs, be)
-    (_, core_decl), = spec.core_inputs().items()
     if spec.is_grid:
         with np.errstate(over="ignore"):
             return _run(program, x, state, params)
     reverse = spec.recurrence.reversed(attrs)
     if reverse:
-        x = be.flip(x, time_axis(spec, core_decl))
+        x = be.flip(x, spec.time_axis(spec.core_input))
     with np.errstate(over="ignore"):
         y, final = _run(program, x, state, params)
     if reverse:  # output step t belongs to input position t
-        y = be.flip(y, time_axis(spec, list(spec.outputs.values())[0]))
-    if channels_first:
-        (_, out_decl), = list(spec.outputs.items())[:1]
-        y = _to_channels_first(be, y, leading_axes(spec, out_decl))
-        final = {k: _to_channels_first(be, v, leading_axes(spec, spec.states[k])) for k, v in final.items()}
+        y = be.flip(y, spec.time_axis(spec.first_output))
+    y = to_format(y, leading_axes(spec, spec.first_output), fmt, be)
+    final = {k: to_format(v, leading_axes(spec, spec.initial_states[k]), fmt, be) for k, v in final.items()}
     return y, final
 
 
@@ -519,12 +533,5 @@ def _run(program: Program, x: Any, state: Mapping[str, Any], params: Mapping[str
 
 
 def time_axis(spec: Spec, decl: Any) -> int:
-    return [d.render() for d in decl.shape].index(spec.recurrence.axis)
-
-
-def _to_channels_last(be: Backend, a: Any, lead: int) -> Any:
-    return a if a.ndim <= lead + 1 else be.moveaxis(a, lead, -1)
-
-
-def _to_channels_first(be: Backend, a: Any, lead: int) -> Any:
-    return a if a.ndim <= lead + 1 else be.moveaxis(a, -1, lead)
+    """``spec.time_axis(decl)``, for callers that import it from here."""
+    return spec.time_axis(decl)

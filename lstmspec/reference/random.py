@@ -16,6 +16,7 @@ import numpy as np
 
 from ..spec.model import Spec
 from .binding import check_memory, leading_axes
+from .data_format import data_format, to_format
 
 
 def _rng(rng: Any) -> np.random.Generator:
@@ -53,17 +54,12 @@ def random_inputs(
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     attrs, sizes = _resolve(spec, config, dims)
     gen = _rng(rng)
-    channels_first = attrs.get("data_format") == "channels_first"
-    (_, input_decl), = spec.inputs.items()
+    fmt = data_format(attrs)
+    input_decl = spec.first_input
     x = gen.uniform(-1.0, 1.0, size=spec.concrete_shape(input_decl, sizes, attrs))
-    if channels_first:
-        x = _channels_first(x, leading_axes(spec, input_decl))
+    x = np.ascontiguousarray(to_format(x, leading_axes(spec, input_decl), fmt))
     state = {}
     for name, decl in spec.initial_states.items():
         value = gen.uniform(-0.5, 0.5, size=spec.concrete_shape(decl, sizes, attrs))
-        state[name] = _channels_first(value, leading_axes(spec, decl)) if channels_first else value
+        state[name] = np.ascontiguousarray(to_format(value, leading_axes(spec, decl), fmt))
     return x, state
-
-
-def _channels_first(a: np.ndarray, lead: int) -> np.ndarray:
-    return a if a.ndim <= lead + 1 else np.ascontiguousarray(np.moveaxis(a, -1, lead))

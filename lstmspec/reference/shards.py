@@ -57,8 +57,7 @@ if hasattr(os, "register_at_fork"):
 
 def batch_first(spec: Spec) -> bool:
     """Whether the core input, every state (initial and final) and the output lead with the batch axis."""
-    decls = [*spec.core_inputs().values(), *spec.initial_states.values(), *spec.states.values(),
-             next(iter(spec.outputs.values()))]
+    decls = [*spec.core_inputs().values(), *spec.initial_states.values(), *spec.states.values(), spec.first_output]
     return all(d.shape and d.shape[0] == Sym(BATCH_DIM) for d in decls)
 
 

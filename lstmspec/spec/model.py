@@ -187,7 +187,6 @@ class Spec:
     lineage: tuple[str, ...] = ()
     example: dict[str, int] = field(default_factory=dict)  # sizes of the worked example in reports/shapes.md
     trace_example: bool = False  # True: `lstmspec trace` uses the example's sizes too (small enough to read)
-    _programs: dict = field(default_factory=dict, compare=False, repr=False)
 
     # ------------------------------------------------------------ recurrence
     @property
@@ -203,6 +202,25 @@ class Spec:
         last row and column scanned, the boundary a continuation of the scan would read.
         """
         return self.boundaries if self.is_grid else self.states
+
+    @property
+    def first_input(self) -> TensorDecl:
+        """The declared input a kernel is given as ``x`` (an image, for a spec that transforms it)."""
+        return next(iter(self.inputs.values()))
+
+    @property
+    def first_output(self) -> TensorDecl:
+        """The output the reference and a kernel return as ``y``: every step's (cell's) value."""
+        return next(iter(self.outputs.values()))
+
+    @property
+    def core_input(self) -> TensorDecl:
+        """The input the equations read: the transform of ``first_input`` where there is one."""
+        return next(iter(self.core_inputs().values()))
+
+    def time_axis(self, decl: TensorDecl) -> int:
+        """Position of the recurrence axis (the first scanned axis of a grid) in ``decl``'s shape."""
+        return [d.render() for d in decl.shape].index(self.recurrence.axis)
 
     def recurrent_names(self) -> set[str]:
         """Names whose value comes from earlier steps: states (sequence) or predecessors (grid)."""

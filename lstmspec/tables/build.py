@@ -16,8 +16,9 @@ from ..expr.functions import FUNCTIONS
 from ..expr.ir import Call
 from ..expr.shapes import ShapeInference
 from ..expr.transforms import OPS
+from ..reference.data_format import CHANNELS_LAST, data_format, leading_axes, shape_in
 from ..spec.layouts import LayoutTensor
-from ..spec.model import BATCH_DIM, Spec
+from ..spec.model import Spec
 from .model import Row, ShapeTable, format_attr
 
 
@@ -178,7 +179,7 @@ def grid_letters(spec: Spec) -> tuple[str, ...]:
 
 
 def _remarks(spec: Spec, attrs: Mapping[str, Any]) -> tuple[str, ...]:
-    if attrs.get("data_format") != "channels_first":
+    if data_format(attrs) == CHANNELS_LAST:
         return ()
     return ("data_format=channels_first: x, the gates, states and outputs are shown with the channel axis "
             "before the spatial axes (the spec declares them channels last); parameters keep their layout",)
@@ -229,17 +230,12 @@ def _arranger(spec: Spec, attrs: Mapping[str, Any]) -> Callable[[Shape], Shape]:
     The spec declares channels-last shapes; the reference transposes in and out
     the same way, so the table shows what a channels_first user passes and gets.
     """
-    if attrs.get("data_format") != "channels_first":
+    fmt = data_format(attrs)
+    if fmt == CHANNELS_LAST:
         return lambda shape: shape
-    leading = {BATCH_DIM, spec.recurrence.axis}
 
     def arrange(shape: Shape) -> Shape:
-        lead = 0
-        while lead < len(shape) and isinstance(shape[lead], Sym) and shape[lead].name in leading:
-            lead += 1
-        if lead == 0 or len(shape) <= lead + 1:
-            return shape
-        return shape[:lead] + shape[-1:] + shape[lead:-1]
+        return shape_in(shape, leading_axes(spec, shape), fmt)
 
     return arrange
 
