@@ -118,9 +118,8 @@ def test_an_unknown_choice_lists_the_choices(monkeypatch):
 
 def _without_torch(tmp_path, code: str) -> subprocess.CompletedProcess[str]:
     """``code`` in this interpreter where torch is not installed (see tests/interpreters.py)."""
-    env = {k: v for k, v in os.environ.items() if k != mathlib.ENV}
     return run_without(tmp_path, ("torch",), "import numpy as np\nfrom lstmspec.reference import mathlib\n" + code,
-                       env=env)
+                       env=_default_math_env())
 
 
 def test_torch_required_but_not_installed_is_a_config_error(tmp_path):
@@ -142,13 +141,22 @@ def test_auto_without_torch_installed_computes_in_numpy(tmp_path):
     assert out.stdout.startswith("tanh/sigmoid numpy") and "GEMM numpy" in out.stdout
 
 
+def _default_math_env() -> dict[str, str]:
+    """This environment without a choice of reference math: the default, ``auto``."""
+    return {k: v for k, v in os.environ.items() if k != mathlib.ENV}
+
+
+def _in_a_fresh_process(code: str) -> str:
+    """What ``code`` prints in a new interpreter, where nothing is imported yet."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_default_math_env(),
+                          check=True).stdout
+
+
 def test_a_small_check_does_not_import_torch():
     code = ("import sys, numpy as np, lstmspec; s = lstmspec.load_spec('convlstm2d'); "
             "p = s.random_params(); x, st = s.random_inputs(); s.reference(x, st, p); "
             "print('torch' in sys.modules)")
-    env = {k: v for k, v in os.environ.items() if k != mathlib.ENV}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    assert out.stdout.strip() == "False"
+    assert _in_a_fresh_process(code).strip() == "False"
 
 
 @pytest.mark.parametrize("command", [
@@ -302,9 +310,7 @@ def test_auto_imports_torch_exactly_when_something_goes_through_it_on_this_cpu()
     code = ("import json, sys; from lstmspec.reference import mathlib as m; r = m.ReferenceMath('auto').routes(); "
             "print(json.dumps([r.elementwise, r.gemm, 'torch' in sys.modules, m.numpy_vectorizes_tanh(), "
             "m._cpu_vendor()]))")
-    env = {k: v for k, v in os.environ.items() if k != mathlib.ENV}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    elementwise, gemm, imported, vectorized, vendor = json.loads(out.stdout)
+    elementwise, gemm, imported, vectorized, vendor = json.loads(_in_a_fresh_process(code))
     assert (elementwise, gemm) == mathlib.auto_routes(vectorized, vendor, torch.backends.mkl.is_available())
     assert imported == any(mathlib.auto_routes(vectorized, vendor, torch_has_mkl=True)), (
         f"torch imported={imported}, but should be the opposite on {vendor!r} with numpy_vectorized={vectorized}")
