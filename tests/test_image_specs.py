@@ -375,6 +375,57 @@ def test_extends_cycle_is_an_error(tmp_path):
     assert errors and "extends forms a cycle" in errors[0].message
 
 
+def test_peephole_lstm_and_the_convlstm_family_extend_rather_than_copy():
+    lstm, peephole = lstmspec.load_spec("lstm"), lstmspec.load_spec("lstm_peephole")
+    assert peephole.extends == "lstm" and peephole.lineage == ()  # its own equations: lstm's layers do not apply
+    assert list(peephole.params) == list(lstm.params) + ["P_i", "P_f", "P_o"]
+    assert list(peephole.layouts) == ["onnx"]  # keras and torch dropped: they cannot hold P
+    onnx = peephole.layout("onnx")
+    assert [t.name for t in onnx.tensors] == ["W", "R", "B", "P"] and onnx.doc.startswith("ONNX LSTM operator with peepholes")
+    text = (specs_dir() / "lstm_peephole.toml").read_text()
+    assert "[dims]" not in text and "[states]" not in text and "W = " not in text
+    conv2d = lstmspec.load_spec("convlstm2d")
+    for name, spatial in (("convlstm1d", ["rows"]), ("convlstm3d", ["depth", "rows", "cols"])):
+        spec = lstmspec.load_spec(name)
+        assert spec.extends == "convlstm2d" and spec.lineage == (), name  # other shapes: no 2-D layer applies
+        assert {n: e.text for n, e in spec.equations.items()} == {n: e.text for n, e in conv2d.equations.items()}
+        assert [d.render() for d in spec.first_input.shape][2:-1] == spatial
+        assert "[equations]" not in (specs_dir() / f"{name}.toml").read_text()
+    assert "cols" not in lstmspec.load_spec("convlstm1d").dims
+
+
+def test_a_child_layout_adds_tensors_to_the_parents_layout_of_that_name(tmp_path):
+    child = (specs_dir() / "lstm_peephole.toml").read_text().replace('extends = "lstm"', 'extends = "parent.toml"')
+    parent = (specs_dir() / "lstm.toml").read_text().replace('B = { concat = ["b_i:0"', 'B = { doc = "from the parent", concat = ["b_i:0"')
+    (tmp_path / "parent.toml").write_text(parent)
+    (tmp_path / "child.toml").write_text(child)
+    spec = lstmspec.load_spec(tmp_path / "child.toml")
+    assert {t.name: t.doc for t in spec.layout("onnx").tensors}["B"] == "from the parent"
+
+
+@pytest.mark.parametrize("drop, message", [
+    ('"layouts.tflite"', "drop names 'layouts.tflite', which lstm does not declare"),
+    ('"gatez"', "drop names 'gatez', which lstm does not declare"),
+])
+def test_drop_of_something_the_parent_lacks_is_one_located_error(tmp_path, drop, message):
+    text = (specs_dir() / "lstm_peephole.toml").read_text().replace('drop = ["layouts.keras"', f'drop = [{drop}, "layouts.keras"')
+    errors = _errors(tmp_path, text)
+    assert errors and errors[0].key == "spec.drop" and message in errors[0].message, errors
+    assert errors[0].file.endswith("broken.toml") and errors[0].line is not None
+
+
+def test_drop_without_extends_is_an_error(tmp_path):
+    text = (specs_dir() / "lstm.toml").read_text().replace('name = "lstm"', 'name = "lstm"\ndrop = ["layouts.keras"]')
+    errors = _errors(tmp_path, text)
+    assert errors and errors[0].key == "spec.drop" and "extends none" in errors[0].message
+
+
+def test_without_its_drop_the_peephole_spec_inherits_a_layout_that_cannot_hold_p(tmp_path):
+    text = (specs_dir() / "lstm_peephole.toml").read_text().replace('"layouts.keras", ', "")
+    errors = _errors(tmp_path, text)
+    assert errors and "does not store parameter(s) P_f, P_i, P_o" in errors[0].message, errors
+
+
 # -------------------------------------------------------------- pipelines
 def _stage_values(name, dims, config=None):
     from lstmspec.tables import shape_table

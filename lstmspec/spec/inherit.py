@@ -4,7 +4,12 @@ The parent's tables are taken entry by entry and the child's entries replace
 or add to them (``[dims] rows = ...`` in the child replaces the parent's
 ``rows``); ``[spec]`` and ``[example]`` are the child's own. A child
 transform named like a parent input takes that input's place, which is how
-``row_lstm`` feeds lstm's ``x`` from an image. Chains are followed
+``row_lstm`` feeds lstm's ``x`` from an image. Layouts merge one level
+deeper: a child's ``[layouts.onnx]`` replaces the parent's doc and adds to or
+replaces its tensors (``lstm_peephole`` adds ONNX's ``P`` to lstm's ``W``,
+``R``, ``B``). ``[spec] drop = ["layouts.keras", "dims.cols", "equations"]``
+leaves out parent entries (or a whole table) the child does not have: a
+ConvLSTM1D has no columns, a peephole LSTM no Keras layout. Chains are followed
 (``cnn_lstm`` -> ``row_lstm`` -> ``lstm``) and cycles refused. Every key
 remembers the file it comes from, so an error in an inherited entry points at
 the parent's file and line.
@@ -20,6 +25,9 @@ from ..errors import LookupFailed, SpecError
 from .toml_lines import LineIndex
 
 _NOT_INHERITED = ("spec", "example")
+_DEEP = ("layouts",)  # tables whose entries merge field by field, their tensors entry by entry
+#: tables whose change means a framework layer of the parent no longer implements the child
+_OWN_LAYER = ("equations", "params", "states", "outputs")
 
 Layer = tuple[str, LineIndex, dict[str, Any]]  # display file, line index, raw tables
 
@@ -35,7 +43,7 @@ class Origins:
         for file, lines, raw in self.layers:
             node: Any = raw
             found = True
-            for part in parts[:2]:
+            for part in parts[:4] if parts[0] in _DEEP else parts[:2]:
                 if isinstance(node, dict) and part in node:
                     node = node[part]
                 else:
@@ -80,6 +88,9 @@ def read_layers(path: Path, display: str) -> tuple[dict[str, Any], list[Layer], 
     head = raw.get("spec") if isinstance(raw.get("spec"), dict) else {}
     parent_name = head.get("extends")
     if parent_name is None:
+        if "drop" in head:
+            raise SpecError("drop leaves out entries of the spec named by extends; this spec extends none",
+                            file=display, key="spec.drop", line=layers[0][1].line("spec.drop"))
         return raw, layers, []
     if not isinstance(parent_name, str) or not parent_name:
         raise SpecError("extends names a shipped spec or a path", file=display, key="spec.extends",
@@ -88,6 +99,7 @@ def read_layers(path: Path, display: str) -> tuple[dict[str, Any], list[Layer], 
     lineage: list[str] = []
     merged = raw
     current, current_path = parent_name, path
+    drops, drops_at = _drops(head, display, layers[0][1]), (display, layers[0][1].line("spec.drop"))
     while current is not None:
         try:
             parent_path = _parent_path(current, current_path)
@@ -102,14 +114,57 @@ def read_layers(path: Path, display: str) -> tuple[dict[str, Any], list[Layer], 
                             text=current) from None
         chain.append(str(parent_path.resolve()))
         layers.append((str(parent_path), LineIndex(parent_text), parent_raw))
-        merged = _merge(parent_raw, merged)
+        try:
+            merged = _merge(_dropped(parent_raw, drops, current), merged)
+        except SpecError as exc:
+            raise exc.located(file=drops_at[0], line=drops_at[1]) from None
         parent_spec = parent_raw.get("spec") if isinstance(parent_raw.get("spec"), dict) else {}
-        # an ancestor counts while no spec between keeps its own equations
-        if not any("equations" in layer[2] for layer in layers[:-1]):
+        # an ancestor counts while no spec between has its own equations, parameters, states or outputs
+        if not any(table in layer[2] for layer in layers[:-1] for table in _OWN_LAYER):
             lineage.append(str(parent_spec.get("name", current)))
         parent_head = parent_raw.get("spec") if isinstance(parent_raw.get("spec"), dict) else {}
+        drops = _drops(parent_head, str(parent_path), layers[-1][1])
+        drops_at = (str(parent_path), layers[-1][1].line("spec.drop"))
         current, current_path = parent_head.get("extends"), parent_path
     return merged, layers, lineage
+
+
+def _drops(head: dict[str, Any], file: str, lines: LineIndex) -> list[str]:
+    drops = head.get("drop", [])
+    if not isinstance(drops, list) or not all(isinstance(d, str) and d for d in drops):
+        raise SpecError("drop is a list of TABLE or TABLE.ENTRY names of the parent's", file=file, key="spec.drop",
+                        line=lines.line("spec.drop"))
+    return drops
+
+
+def _dropped(parent: dict[str, Any], drops: list[str], parent_name: str) -> dict[str, Any]:
+    """The parent's tables without the entries (or tables) the child's ``drop`` names; a name the parent
+    does not have is refused, so a typo does not silently keep an entry."""
+    out = {table: dict(value) if isinstance(value, dict) else value for table, value in parent.items()}
+    for name in drops:
+        table, _, entry = name.partition(".")
+        if table in _NOT_INHERITED or table not in out or (entry and not (isinstance(out[table], dict)
+                                                                         and entry in out[table])):
+            raise SpecError(f"drop names {name!r}, which {parent_name} does not declare", key="spec.drop")
+        if entry:
+            del out[table][entry]
+        else:
+            del out[table]
+    return out
+
+
+def _deep(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """Child entries of a ``_DEEP`` table merged into the parent's entry of the same name: fields replaced,
+    ``tensors`` entry by entry."""
+    out = dict(child)
+    for name, entry in child.items():
+        inherited = parent.get(name)
+        if isinstance(entry, dict) and isinstance(inherited, dict):
+            merged = {**inherited, **entry}
+            if isinstance(entry.get("tensors"), dict) and isinstance(inherited.get("tensors"), dict):
+                merged["tensors"] = {**inherited["tensors"], **entry["tensors"]}
+            out[name] = merged
+    return out
 
 
 def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
@@ -121,7 +176,7 @@ def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
         out[table] = dict(value) if isinstance(value, dict) else value
     for table, value in child.items():
         if isinstance(value, dict) and isinstance(out.get(table), dict) and table not in _NOT_INHERITED:
-            out[table] = {**out[table], **value}
+            out[table] = {**out[table], **(_deep(out[table], value) if table in _DEEP else value)}
         else:
             out[table] = value
     child_inputs = child.get("inputs") if isinstance(child.get("inputs"), dict) else {}

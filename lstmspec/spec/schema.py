@@ -101,6 +101,7 @@ CONV = Fields("a table { size = DIM, kernel = DIM, axis = N } (padding, strides,
 SPEC_FILE = Fields("a spec file", {
     "spec": Fields("a table with name and title", {
         "name": NAME, "title": NAME, "description": STRING, "references": STRINGS, "extends": NAME,
+        "drop": STRINGS,
     }, required=("name", "title")),
     "recurrence": Fields("a table with kind and axis (or axes)", {
         "kind": STRING, "axis": STRING, "direction": STRING, "axes": STRINGS,
