@@ -6,8 +6,10 @@ line on stderr and exit code 2; tracebacks are for bugs in lstmspec itself.
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,13 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        # argparse swallows write errors; a --help into a full disk must not exit 0
+        if message:
+            file = file or sys.stdout
+            file.write(message)
+            file.flush()
 
 
 def _parse_assignments(spec: Any, items: Sequence[str]) -> tuple[dict[str, int], dict[str, Any]]:
@@ -73,6 +82,7 @@ def cmd_shapes(args: argparse.Namespace) -> int:
     from .spec import load_spec, shipped_names
     from .tables import format_table, shape_table, shapes_report
 
+    _check_output(args)
     if args.all:
         if args.spec:
             raise ConfigError("--all prints every shipped spec; give no SPEC with it")
@@ -93,6 +103,7 @@ def cmd_equations(args: argparse.Namespace) -> int:
     from .expr.render import render_equations
     from .spec import load_spec
 
+    _check_output(args)
     spec = load_spec(args.spec)
     _write(args, render_equations(spec, args.format))
     return 0
@@ -155,15 +166,25 @@ def _display(path: Path) -> str:
         return str(path)
 
 
+def _check_output(args: argparse.Namespace) -> None:
+    """``-o FILE`` is checked before the spec is loaded: a bad path is one line and exit 2."""
+    if getattr(args, "output", None):
+        from .outputs import check_file_target
+
+        check_file_target(args.output, "--output")
+
+
 def _write(args: argparse.Namespace, text: str) -> None:
+    from .outputs import atomic_write, write_stdout
+
     if not text.endswith("\n"):
         text += "\n"
     output = getattr(args, "output", None)
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        atomic_write(output, text)
         print(f"wrote {output}", file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        write_stdout(text)
 
 
 # ----------------------------------------------------------------------- parser
@@ -175,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="LSTM-family layers as declarative specs: shape tables, typeset equations, "
         "static checks, and a reference derived from the equations.",
         epilog="Run 'lstmspec COMMAND --help' for the options of a command. Exit codes: 0 ok, "
-        "1 a check or lint found problems, 2 bad input (spec file, command line).",
+        "1 a check or lint found problems, 2 bad input (spec file, command line) or an output that cannot be "
+        "written, 128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM).",
     )
     parser.add_argument("--version", action="version", version=f"lstmspec {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -235,21 +257,86 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+    """Run ``lstmspec ARGV``; the exit code (0 ok, 1 problems found, 2 bad input or output, 128+N signal N)."""
+    return run(build_parser(), argv)
+
+
+def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
+        prepare: Callable[[argparse.Namespace], None] | None = None) -> int:
+    """Parse ``argv`` and run its command, turning every error a user can cause into one line on stderr.
+
+    SIGTERM and SIGHUP are handled as Ctrl-C is (:mod:`lstmspec.interrupts`). A stdout or stderr that cannot
+    be written (a full disk, a closed pipe) ends the command with exit 2; a closed pipe (``| head``) quietly.
+    """
+    from .interrupts import exit_status, handled, signal_name
+
+    command = "lstmspec"
     try:
-        return args.func(args)
+        with handled():
+            try:
+                args = parser.parse_args(argv)
+            except SystemExit:
+                sys.stdout.flush()  # --help into a full disk: raised here, not at interpreter exit
+                raise
+            if not getattr(args, "func", None):
+                parser.print_help()
+                sys.stdout.flush()
+                return 2
+            command = f"lstmspec {args.command}"
+            if prepare is not None:
+                prepare(args)
+            code = args.func(args)
+            sys.stdout.flush()
+            return code
     except LstmspecError as exc:
-        print(f"lstmspec {args.command}: error: {exc}", file=sys.stderr)
+        _say(f"{command}: error: {exc}")
         return exc.exit_code
-    except BrokenPipeError:  # e.g. piped into head
-        return 0
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        name = signal_name(exc)
+        _say(f"{command}: interrupted" + ("" if name == "SIGINT" else f" by {name}"))
+        return exit_status(exc)
+    except OSError as exc:
+        from .outputs import STREAM_ERRNOS, shown
+
+        if exc.filename is None and exc.errno in STREAM_ERRNOS:
+            return _stream_failed(command, exc)
+        if exc.filename is None:
+            raise
+        _say(f"{command}: error: {shown(str(exc.filename))}: {exc.strerror or exc}")
+        return 2
+
+
+def _stream_failed(command: str, exc: OSError) -> int:
+    """stdout (or stderr) could not be written: point it at /dev/null, so that Python's own flush at exit
+    finds nothing to complain about, and say why in one line unless the reader simply left (EPIPE)."""
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+    _to_devnull(sys.stdout)
+    if exc.errno != errno.EPIPE:
+        _say(f"{command}: error: cannot write to stdout: {exc.strerror or exc}")
+    return 2
+
+
+def _say(line: str) -> None:
+    """One line on stderr; a stderr that cannot be written is pointed at /dev/null instead."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        _to_devnull(sys.stderr)
+
+
+def _to_devnull(stream: Any) -> None:
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # a pytest capture object, a closed stream
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 if __name__ == "__main__":  # pragma: no cover

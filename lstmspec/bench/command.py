@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import math
 import os
 import shlex
 import sys
@@ -18,7 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, LstmspecError
+from ..errors import ConfigError
+from ..interrupts import deferred, exit_status, signal_name
 from .suites import SUITES
 
 DEVICES = ("cpu", "cuda")
@@ -71,9 +73,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of inputs and parameters (default 0)")
     p.add_argument("--quick", action="store_true", help="few, short blocks: a smoke run, not a measurement")
     p.add_argument("--warmup", type=int, metavar="N", help="untimed calls before timing (default 2)")
-    p.add_argument("--min-time", type=float, metavar="S", help="timed seconds before the stopping test (default 0.3)")
-    p.add_argument("--max-time", type=float, metavar="S", help="time budget per measurement, seconds (default 4)")
-    p.add_argument("--threshold", type=float, metavar="X", help="stop when IQR/median < X (default 0.05)")
+    p.add_argument("--min-time", type=_positive, metavar="S", help="timed seconds before the stopping test (default 0.3)")
+    p.add_argument("--max-time", type=_positive, metavar="S", help="time budget per measurement, seconds (default 4)")
+    p.add_argument("--threshold", type=_positive, metavar="X", help="stop when IQR/median < X (default 0.05)")
     p.add_argument("--flush-l2", action="store_true", help="CUDA: flush the L2 cache before every timed call")
     p.add_argument("--cudnn-benchmark", action="store_true", help="CUDA: torch.backends.cudnn.benchmark = True")
     p.add_argument("--no-peak", action="store_true", help="do not measure or look up the device's peak")
@@ -83,6 +85,17 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--list", action="store_true", help="list the cases and implementations that would run, then exit")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=cmd_bench)
+
+
+def _positive(text: str) -> float:
+    """A time or ratio: positive and finite (``nan`` would never stop a measurement, ``inf`` never end it)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number but got {text!r}")
+    return value
 
 
 def _split(text: str | None) -> list[str]:
@@ -181,12 +194,23 @@ def plan_runs(args: argparse.Namespace, notes: list[str]) -> list[Any]:
     return plans
 
 
+def check_outputs(args: argparse.Namespace) -> None:
+    """Report paths checked before anything is timed: a bad path is one line and exit 2, at once."""
+    from ..outputs import check_dir_target, check_file_target
+
+    if args.json:
+        check_file_target(args.json, "--json")
+    if args.report:
+        check_dir_target(args.report, "--report")
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import environment
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports TensorFlow
     notes: list[str] = []
     started = time.perf_counter()
+    check_outputs(args)
     plans = plan_runs(args, notes)
     if args.list:
         for note in notes:
@@ -221,41 +245,46 @@ def _bench(args: argparse.Namespace, plans: list[Any], notes: list[str], started
     rows, interrupted = _run(plans, args.quiet)
     foreign = load.stop()
     core_speeds = [speeds_before, environment.core_speeds()] if speeds_before else None
-    if peak is not None and peak.source.startswith("measured") and not interrupted:
+    if peak is not None and peak.source.startswith("measured") and interrupted is None:
         from .peaks import combine, measure_peak
 
-        peak = combine(peak, measure_peak(device, sorted(peak.flops)))
+        try:
+            peak = combine(peak, measure_peak(device, sorted(peak.flops)))
+        except KeyboardInterrupt as exc:  # the rows are complete; the peak stays the one measured first
+            interrupted = exc
         for row in rows:
             row.peak_flops, row.peak_bandwidth = peak.flops_for(row.precision), peak.bandwidth
-    meta = {
-        "command": _command_line(args),
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "seed": args.seed,
-        "suite": args.suite or ("--case" if args.case else "standard"),
-        "specs": [p.spec_arg for p in plans],
-        "device": device,
-        "device_name": device_name,
-        "versions": environment.versions(),
-        "threads": environment.thread_settings(),
-        "cuda_settings": cuda,
-        "timing": {k: v for k, v in vars(plans[0].timing).items()},
-        "peak": peak.to_json() if peak is not None else None,
-        "flops": _formulas(plans),
-        "foreign_load": foreign,
-        "core_ns_per_exp": core_speeds,
-        "load_average": environment.load_average(),
-        "duration_s": round(time.perf_counter() - started, 1),
-        "notes": notes,
-        "interrupted": interrupted,
-    }
-    sys.stdout.write(render_terminal(rows))
-    _write(rows, meta, args, device)
-    if interrupted:
-        return 130
-    return 1 if any((r.timed and not r.conforms) or r.status == "error" for r in rows) else 0
+    with deferred():  # a signal now waits until the reports are complete
+        meta = {
+            "command": _command_line(args),
+            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "seed": args.seed,
+            "suite": args.suite or ("--case" if args.case else "standard"),
+            "specs": [p.spec_arg for p in plans],
+            "device": device,
+            "device_name": device_name,
+            "versions": environment.versions(),
+            "threads": environment.thread_settings(),
+            "cuda_settings": cuda,
+            "timing": {k: v for k, v in vars(plans[0].timing).items()},
+            "peak": peak.to_json() if peak is not None else None,
+            "flops": _formulas(plans),
+            "foreign_load": foreign,
+            "core_ns_per_exp": core_speeds,
+            "load_average": environment.load_average(),
+            "duration_s": round(time.perf_counter() - started, 1),
+            "notes": notes,
+            "interrupted": interrupted is not None,
+        }
+        if interrupted is not None:
+            meta["interrupted_by"] = signal_name(interrupted)
+        _write(rows, meta, args, device, render_terminal(rows))
+        if interrupted is not None:
+            return exit_status(interrupted)
+        return 1 if any((r.timed and not r.conforms) or r.status == "error" for r in rows) else 0
 
 
-def _run(plans: list[Any], quiet: bool) -> tuple[list[Any], bool]:
+def _run(plans: list[Any], quiet: bool) -> tuple[list[Any], KeyboardInterrupt | None]:
     from .report import fmt_rate, fmt_time
     from .runner import run_bench
 
@@ -278,10 +307,12 @@ def _run(plans: list[Any], quiet: bool) -> tuple[list[Any], bool]:
         for plan in plans:
             for row in run_bench(plan, progress):
                 rows.append(row)
-    except KeyboardInterrupt:
-        print("\ninterrupted: reporting the rows that finished", file=sys.stderr)
-        return rows, True
-    return rows, False
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (lstmspec.interrupts)
+        name = signal_name(exc)
+        print(f"\ninterrupted{'' if name == 'SIGINT' else ' by ' + name}: reporting the rows that finished",
+              file=sys.stderr)
+        return rows, exc
+    return rows, None
 
 
 def _formulas(plans: list[Any]) -> dict[str, dict[str, str]]:
@@ -296,19 +327,36 @@ def _formulas(plans: list[Any]) -> dict[str, dict[str, str]]:
     return out
 
 
-def _write(rows: list[Any], meta: dict[str, Any], args: argparse.Namespace, device: str) -> None:
+def _write(rows: list[Any], meta: dict[str, Any], args: argparse.Namespace, device: str, table: str) -> None:
+    """The table on stdout, then each report file; one that cannot be written does not stop the others
+    (the first failure is raised at the end: one line, exit 2)."""
+    from ..outputs import OutputError, write_stdout
+
+    failures: list[Exception] = []
+    try:
+        write_stdout(table)
+    except OSError as exc:  # a closed pipe or a full disk: the files are still written
+        failures.append(exc)
     written: list[Path] = []
     if args.json:
         from .report import write_json
 
-        written.append(write_json(Path(args.json), rows, meta))
+        try:
+            written.append(write_json(Path(args.json), rows, meta))
+        except OutputError as exc:
+            failures.append(exc)
     if args.report:
         from .plots import all_plots
         from .report import write_report
 
-        written += write_report(Path(args.report), rows, meta, all_plots(rows, device))
+        try:
+            written += write_report(Path(args.report), rows, meta, all_plots(rows, device))
+        except OutputError as exc:
+            failures.append(exc)
     for path in written:
         print(f"wrote {path}", file=sys.stderr)
+    if failures:
+        raise failures[0]
 
 
 def _list(plans: list[Any]) -> int:
@@ -336,15 +384,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] != ["bench"]:
         argv = ["bench", *argv]
-    args = build_parser().parse_args(argv)
-    args.argv = argv[1:]
-    try:
-        return args.func(args)
-    except LstmspecError as exc:
-        print(f"lstmspec bench: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except BrokenPipeError:
-        return 0
+    from ..cli import run
+
+    def keep_argv(args: argparse.Namespace) -> None:
+        args.argv = argv[1:]
+
+    return run(build_parser(), argv, prepare=keep_argv)
 
 
 __all__ = ["add_parser", "cmd_bench", "main", "plan_runs"]

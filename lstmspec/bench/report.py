@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..outputs import atomic_write
 from .plots import Plot
 from .runner import FORWARD, FORWARD_BACKWARD, REFERENCE, BenchRow
 
@@ -513,29 +514,17 @@ def to_json(rows: list[BenchRow], meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_json(path: Path, rows: list[BenchRow], meta: dict[str, Any]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_json(rows, meta), indent=1, default=str) + "\n", encoding="utf-8")
-    return path
+    return atomic_write(path, json.dumps(to_json(rows, meta), indent=1, default=str) + "\n")
 
 
 def write_report(directory: Path, rows: list[BenchRow], meta: dict[str, Any], plots: list[Plot]) -> list[Path]:
     """DIR/timing-<device>.md with its plots in DIR/timing-<device>/, and DIR/timing-<device>.html."""
     device = meta.get("device", "cpu")
     stem = f"timing-{device}"
-    directory.mkdir(parents=True, exist_ok=True)
     blocks = build_document(rows, meta, plots)
-    written = []
-    if plots:
-        image_dir = directory / stem
-        image_dir.mkdir(exist_ok=True)
-        for plot in plots:
-            path = image_dir / f"{plot.name}.png"
-            path.write_bytes(plot.png)
-            written.append(path)
-    md = directory / f"{stem}.md"
-    md.write_text(to_markdown(blocks, stem), encoding="utf-8")
-    page = directory / f"{stem}.html"
-    page.write_text(to_html(blocks), encoding="utf-8")
+    written = [atomic_write(directory / stem / f"{plot.name}.png", plot.png) for plot in plots]
+    md = atomic_write(directory / f"{stem}.md", to_markdown(blocks, stem))
+    page = atomic_write(directory / f"{stem}.html", to_html(blocks))
     return [md, page] + written
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import math
 import platform
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -17,14 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..interrupts import deferred, exit_status, signal_name
 from ..machine import cpu_name, default_memory_cap, parse_memory
 from ..reference.backends import get_backend
 from ..spec.catalog import load_spec, shipped_names
 from ..spec.model import Spec
-from .cases import Case, matrix_for, parse_case_key, select, shard
+from .cases import OPTIONS, Case, matrix_for, parse_case_key, select, shard
 from .precision import CPU_DEFAULT, CUDA_DEFAULT, PRECISIONS, Precision
 from .results import ERROR, FAIL, PASS, SKIP, CaseResult
-from .parallel import MAX_AUTO_JOBS, Helpers, Order, auto_jobs, available_cpus, units
+from .parallel import MAX_AUTO_JOBS, Helpers, Order, auto_jobs, available_cpus, cap_jobs, units
 from .runner import Oracle, Plan, Target, check_one, device_available, exit_code
 
 DEVICES = ("cpu", "cuda")
@@ -70,7 +73,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--grad", action="store_true", help="check gradients through the kernel (autograd)")
     p.add_argument("--no-isolate", action="store_true",
                    help="run kernels in this process (default: a worker process, so hangs and crashes are results)")
-    p.add_argument("--timeout", type=float, default=120.0, metavar="S",
+    p.add_argument("--timeout", type=_seconds, default=120.0, metavar="S",
                    help="per-case time limit for an isolated kernel, seconds (default 120)")
     p.add_argument("--max-memory", type=_memory, default=default_memory_cap(), metavar="SIZE",
                    help="memory cap of an isolated kernel's worker and what it starts, e.g. 4G, 512M or 50%% "
@@ -82,7 +85,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--fuzz", type=int, default=0, metavar="N",
                    help="N more configurations per implementation drawn with hypothesis; failures are shrunk")
     p.add_argument("--seed", type=int, default=0, help="seed of inputs, parameters and fuzzing (default 0)")
-    p.add_argument("--shard", metavar="K/N", help="run the K-th of N deterministic slices of the cases")
+    p.add_argument("--shard", type=_shard, metavar="K/N", help="run the K-th of N deterministic slices of the cases")
     p.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
                    help="processes to spread the cases over (default: one per CPU core, up to "
                    f"{MAX_AUTO_JOBS}; 1 with --kernel or CUDA). Reports do not depend on it")
@@ -110,6 +113,31 @@ def _jobs(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number of processes >= 1 but got {text!r}")
     return value
+
+
+def _seconds(text: str) -> float:
+    """A time limit: positive and finite (``nan``, ``inf``, ``0`` and ``-1`` would never or always expire)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds but got {text!r}")
+    return value
+
+
+_SHARD = re.compile(r"([0-9]+)/([0-9]+)", re.ASCII)
+
+
+def _shard(text: str) -> tuple[int, int]:
+    """``K/N`` in ASCII digits with 1 <= K <= N (``int()`` would also read ``²`` and ``٣``)."""
+    match = _SHARD.fullmatch(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"expected K/N such as 2/4 but got {text!r}")
+    k, n = int(match[1]), int(match[2])
+    if not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N but got {text!r}")
+    return k, n
 
 
 def _split(text: str | None) -> list[str]:
@@ -159,6 +187,8 @@ def _precisions(arg: str | None, device: str) -> list[Precision]:
 
 
 def _where(spec: Spec, items: Sequence[str]) -> dict[str, Any]:
+    """``--where`` restrictions that apply to ``spec``; a name only another checked spec has is skipped here
+    (:func:`check_where_names` has already refused names that no checked spec has)."""
     out: dict[str, Any] = {}
     for item in items:
         name, sep, text = item.partition("=")
@@ -171,10 +201,28 @@ def _where(spec: Spec, items: Sequence[str]) -> dict[str, Any]:
                 out[name] = int(text)
             except ValueError:
                 raise ConfigError(f"Expected an integer but got --where {item}") from None
-        elif name in ("state", "return_sequences"):
-            out[name] = {"true": True, "false": False}.get(text.lower(), text)
-        # names another spec has are not an error when several specs are checked
+        elif name in OPTIONS:
+            values = {str(v).lower(): v for v in OPTIONS[name]}
+            if text.lower() not in values:
+                raise ConfigError(f"Expected --where {name}=VALUE with VALUE one of {', '.join(map(str, OPTIONS[name]))} "
+                                  f"but got {text!r}")
+            out[name] = values[text.lower()]
     return out
+
+
+def check_where_names(specs: Sequence[Spec], items: Sequence[str]) -> None:
+    """A ``--where`` name must be a dimension, attribute or case option of at least one checked spec:
+    a misspelt name would otherwise restrict nothing, and every case would run."""
+    for item in items:
+        name, sep, _ = item.partition("=")
+        if not sep:
+            raise ConfigError(f"Expected --where NAME=VALUE but got {item!r}")
+        if name in OPTIONS or any(name in spec.dims or name in spec.attributes for spec in specs):
+            continue
+        known = dict.fromkeys([n for spec in specs for n in (*spec.dims, *spec.attributes)] + list(OPTIONS))
+        which = specs[0].name if len(specs) == 1 else f"any of the {len(specs)} specs checked"
+        raise ConfigError(f"--where {name!r}: no dimension, attribute or option of that name in {which}; "
+                          f"known: {', '.join(known)}")
 
 
 def _cases(spec: Spec, args: argparse.Namespace, supports: Sequence[dict[str, Any]] = ()) -> tuple[list[Case], list[Case]]:
@@ -184,10 +232,7 @@ def _cases(spec: Spec, args: argparse.Namespace, supports: Sequence[dict[str, An
         cases = matrix_for(spec, supports)  # kernels' declared support centres more cases on what they compute
     kept, excluded = select(spec, cases, _where(spec, args.where))
     if args.shard:
-        k, sep, n = args.shard.partition("/")
-        if not sep or not k.isdigit() or not n.isdigit():
-            raise ConfigError(f"Expected --shard K/N such as 2/4 but got {args.shard!r}")
-        kept = shard(kept, int(k), int(n))
+        kept = shard(kept, *args.shard)
     return kept, excluded
 
 
@@ -300,6 +345,7 @@ def build_plans(args: argparse.Namespace) -> tuple[list[Plan], list[Target], lis
     if args.kernel and not args.specs:
         raise ConfigError("--kernel needs the SPEC it implements, e.g. lstmspec check lstm --kernel my.py:lstm")
     specs = [load_spec(name) for name in names]  # a misspelt spec is reported before any framework import
+    check_where_names(specs, args.where)
     get_backend("numpy")  # a bad $LSTMSPEC_REFERENCE_MATH is reported before anything runs, not at the end
     devices = _devices(args.device, notes)
     plans: list[Plan] = []
@@ -330,80 +376,99 @@ def _early_helpers(args: argparse.Namespace) -> Helpers | None:
         gpu = "cuda" in (args.device or "") or (args.device is None and Path("/dev/nvidiactl").exists())
         if args.kernel or gpu or args.case:
             return None  # auto_jobs would say 1
-    jobs = args.jobs or min(available_cpus(), MAX_AUTO_JOBS)
+    jobs = args.jobs or cap_jobs(min(available_cpus(), MAX_AUTO_JOBS))[0]
     return Helpers(args, jobs) if jobs > 1 else None
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Report paths checked before anything runs: a run of many minutes must not end in a bad path."""
+    from ..outputs import check_dir_target, check_distinct, check_file_target
+
+    if args.json:
+        check_file_target(args.json, "--json")
+    if args.junit:
+        check_file_target(args.junit, "--junit")
+    if args.report:
+        check_dir_target(args.report, "--report")
+    check_distinct([("--json", args.json), ("--junit", args.junit)])
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    check_outputs(args)
+    if args.jobs is not None:
+        args.jobs, note = cap_jobs(args.jobs)
+        if note:
+            print(note, file=sys.stderr)
     helpers = _early_helpers(args)
+    kernels: list[Target] = []
+    stream: _Stream | None = None
     try:
         plans, kernels, devices, notes = build_plans(args)
-    except BaseException:
-        if helpers is not None:
+        jobs = args.jobs or auto_jobs(plans, bool(kernels))
+        if helpers is not None and (jobs == 1 or len(units(plans)) < 2):
             helpers.stop()
-        raise
-    jobs = args.jobs or auto_jobs(plans, bool(kernels))
-    if helpers is not None and (jobs == 1 or len(units(plans)) < 2):
-        helpers.stop()
-        helpers = None
-    for note in notes:
-        print(note, file=sys.stderr)
-    if args.list:
-        return _list(plans)
-    total = sum(p.size() + args.fuzz * len(p.targets) * len(p.precisions) for p in plans)
-    progress = Progress(args.quiet, total)
-    for p, plan in enumerate(plans):
-        for t in range(len(plan.targets)):
-            for d in range(len(plan.devices)):
-                for q in range(len(plan.precisions)):
-                    progress.expect((p, t, d, q, False), len(plan.cases))
-                    progress.expect((p, t, d, q, True), args.fuzz)
-    ordered: list[tuple[Order, CaseResult]] = []
-    stream = _Stream(Path(args.json + ".partial.jsonl")) if args.json else None
+            helpers = None
+        for note in notes:
+            print(note, file=sys.stderr)
+        if args.list:
+            return _list(plans)
+        total = sum(p.size() + args.fuzz * len(p.targets) * len(p.precisions) for p in plans)
+        progress = Progress(args.quiet, total)
+        for p, plan in enumerate(plans):
+            for t in range(len(plan.targets)):
+                for d in range(len(plan.devices)):
+                    for q in range(len(plan.precisions)):
+                        progress.expect((p, t, d, q, False), len(plan.cases))
+                        progress.expect((p, t, d, q, True), args.fuzz)
+        ordered: list[tuple[Order, CaseResult]] = []
+        stream = _Stream.beside(args.json)
 
-    def keep(order: Order, result: CaseResult) -> None:
-        ordered.append((order, result))
-        progress((*order[:4], order[4] >= len(plans[order[0]].cases)), result)
-        if stream is not None:
-            stream.write(result)
+        def keep(order: Order, result: CaseResult) -> None:
+            ordered.append((order, result))
+            progress((*order[:4], order[4] >= len(plans[order[0]].cases)), result)
+            if stream is not None:
+                stream.write(result)
 
-    interrupted = False
-    try:
-        if helpers is not None:
-            for note in helpers.run(plans, keep):
-                print(note, file=sys.stderr)
-                notes.append(note)
-        else:
-            _run_sequential(plans, keep)
-        if args.fuzz:
-            _fuzz(plans, args, keep)
-    except KeyboardInterrupt:
-        interrupted = True
-        print("\ninterrupted: reporting the cases that finished", file=sys.stderr)
+        interrupted: KeyboardInterrupt | None = None
+        try:
+            if helpers is not None:
+                for note in helpers.run(plans, keep):
+                    print(note, file=sys.stderr)
+                    notes.append(note)
+            else:
+                _run_sequential(plans, keep)
+            if args.fuzz:
+                _fuzz(plans, args, keep)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (lstmspec.interrupts)
+            interrupted = exc
+            print(f"\ninterrupted{_by(exc)}: reporting the cases that finished", file=sys.stderr)
+        finally:
+            _stop(helpers, kernels)
+            helpers, kernels = None, []
+        with deferred():  # a signal now waits until the reports are complete
+            results = [result for _, result in sorted(ordered, key=lambda item: item[0])]
+            progress.flush()
+            meta = {
+                "command": "lstmspec check " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["check"] else "lstmspec check",
+                "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "seed": args.seed,
+                "versions": versions(),
+                "devices": device_names(devices),
+                "duration_s": round(time.perf_counter() - started, 2),
+                "notes": notes,
+                "interrupted": interrupted is not None,
+            }
+            if interrupted is not None:
+                meta["interrupted_by"] = signal_name(interrupted)
+                meta["cases_planned"] = total
+            _write_reports(results, meta, args)
     finally:
-        if helpers is not None:
-            helpers.stop()
-        for target in kernels:
-            if target.isolated is not None:
-                target.isolated.stop()
-    results = [result for _, result in sorted(ordered, key=lambda item: item[0])]
-    progress.flush()
-    meta = {
-        "command": "lstmspec check " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["check"] else "lstmspec check",
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "seed": args.seed,
-        "versions": versions(),
-        "devices": device_names(devices),
-        "duration_s": round(time.perf_counter() - started, 2),
-        "notes": notes,
-        "interrupted": interrupted,
-    }
-    _write_reports(results, meta, args)
-    if stream is not None:
-        stream.close(remove=True)
-    if interrupted:
-        return 130
+        _stop(helpers, kernels)
+        if stream is not None:
+            stream.close(remove=True)
+    if interrupted is not None:
+        return exit_status(interrupted)
     if not any(r.status != SKIP for r in results):
         # a check in which nothing ran cannot fail, so it must not pass either (e.g. --dtype tf32 on a CPU)
         why = (f"all {len(results)} cases were skipped (the reasons are listed above)" if results
@@ -413,23 +478,62 @@ def cmd_check(args: argparse.Namespace) -> int:
     return exit_code(results)
 
 
+def _by(exc: BaseException) -> str:
+    name = signal_name(exc)
+    return "" if name == "SIGINT" else f" by {name}"
+
+
+def _stop(helpers: Helpers | None, kernels: Sequence[Target]) -> None:
+    """End the --jobs helpers and the kernel workers (each with what it started): nothing outlives a run."""
+    if helpers is not None:
+        helpers.stop()
+    for target in kernels:
+        if target.isolated is not None:
+            target.isolated.stop()
+
+
 class _Stream:
-    """Results appended as JSON lines while the run goes, so a killed run keeps what it finished."""
+    """Results appended as JSON lines while the run goes, so a killed run keeps what it finished.
+
+    Only beside a regular ``--json`` file (not ``/dev/full.partial.jsonl``); a stream that cannot be
+    written stops quietly, since the report written at the end is the one that counts.
+    """
 
     def __init__(self, path: Path) -> None:
         import json
 
         self.path, self.json = path, json
-        self.file = path.open("w", encoding="utf-8")
+        self.file: Any = path.open("w", encoding="utf-8")
+
+    @classmethod
+    def beside(cls, target: str | None) -> _Stream | None:
+        from ..outputs import is_regular_target
+
+        if not target or not is_regular_target(target):
+            return None
+        try:
+            return cls(Path(target + ".partial.jsonl"))
+        except OSError:  # e.g. a name at the length limit: no stream, the report itself is unaffected
+            return None
 
     def write(self, result: CaseResult) -> None:
         from ..report.json_report import jsonable
 
-        self.file.write(self.json.dumps(jsonable(result.to_json())) + "\n")
-        self.file.flush()
+        if self.file is None:
+            return
+        try:
+            self.file.write(self.json.dumps(jsonable(result.to_json())) + "\n")
+            self.file.flush()
+        except OSError:  # a full disk: the final report will say so
+            self.close(remove=True)
 
     def close(self, remove: bool) -> None:
-        self.file.close()
+        if self.file is not None:
+            try:
+                self.file.close()
+            except OSError:
+                pass
+            self.file = None
         if remove:
             self.path.unlink(missing_ok=True)
 
@@ -476,26 +580,42 @@ def _kernel_target(ref: str, spec_arg: str, spec: Spec, args: argparse.Namespace
 
 
 def _write_reports(results: list[CaseResult], meta: dict[str, Any], args: argparse.Namespace) -> None:
+    """The terminal report, then each requested file; one that cannot be written does not stop the others.
+
+    The first failure is raised at the end (one line, exit 2), after every other report is written.
+    """
+    from ..outputs import OutputError, atomic_write, write_stdout
     from ..report.terminal import render_terminal
 
-    sys.stdout.write(render_terminal(results, meta))
+    failures: list[Exception] = []
+    try:
+        write_stdout(render_terminal(results, meta))
+    except OSError as exc:  # a closed pipe or a full disk: the files are still written
+        failures.append(exc)
     written: list[str] = []
+
+    def attempt(write: Callable[[], Any]) -> None:
+        try:
+            write()
+        except OutputError as exc:
+            failures.append(exc)
+
     if args.json:
         from ..report.json_report import write_json
 
-        write_json(Path(args.json), results, meta)
-        written.append(args.json)
+        attempt(lambda: written.append(str(write_json(Path(args.json), results, meta))))
     if args.junit:
         from ..report.junit import to_junit
 
-        Path(args.junit).write_text(to_junit(results, meta), encoding="utf-8")
-        written.append(args.junit)
+        attempt(lambda: written.append(str(atomic_write(args.junit, to_junit(results, meta)))))
     if args.report:
         from ..report.markdown import write_report
 
-        written += [str(p) for p in write_report(results, meta, Path(args.report))]
+        attempt(lambda: written.extend(str(p) for p in write_report(results, meta, Path(args.report))))
     for path in written:
         print(f"wrote {path}", file=sys.stderr)
+    if failures:
+        raise failures[0]
 
 
 def _list(plans: list[Plan]) -> int:

@@ -22,12 +22,16 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ..interrupts import handled
+from ..kernels import processes
+from ..machine import meminfo
 from ..reference import blas
 from ..reference.blas import usable_cores as available_cpus
 from .results import ERROR, CaseResult
@@ -37,6 +41,24 @@ Order = tuple[int, int, int, int, int]  # plan, target, device, precision, case:
 Keep = Callable[[Order, CaseResult], None]
 
 MAX_AUTO_JOBS = 4
+
+#: resident memory of one process with torch, TensorFlow and ONNX Runtime loaded and a case running
+#: (measured about 1.2 GB for a helper of the full CPU check), with a margin
+PROCESS_MEMORY = 3 * 2**29
+
+
+def cap_jobs(requested: int) -> tuple[int, str | None]:
+    """``requested`` processes, at most one per usable core and one per ``PROCESS_MEMORY`` of the memory
+    available now; (processes, a note saying why when fewer than asked)."""
+    cores = available_cpus()
+    free = meminfo("MemAvailable")
+    by_memory = max(1, free // PROCESS_MEMORY) if free else requested
+    jobs = max(1, min(requested, cores, by_memory))
+    if jobs == requested:
+        return jobs, None
+    return jobs, (f"--jobs {requested}: running {jobs} process{'es' if jobs > 1 else ''} ({cores} usable CPU "
+                  f"cores, {free / 2**30:.1f} GiB of memory available at about {PROCESS_MEMORY / 2**30:.1f} GiB "
+                  "per process)")
 
 
 def auto_jobs(plans: list[Plan], has_kernels: bool) -> int:
@@ -118,7 +140,32 @@ def _take(counter: Any, taken: Any, worker: int, total: int) -> int | None:
 
 
 def _helper(worker: int, args: Any, jobs: int, counter: Any, taken: Any, messages: Any) -> None:
-    """A spawned process: rebuild the plans, then take units until none are left."""
+    """A spawned process: rebuild the plans, then take units until none are left.
+
+    SIGTERM (from :meth:`Helpers.stop`) ends it through its ``finally``, so the kernel workers it started
+    are stopped too; it also gets SIGTERM if the main process dies (Linux), so none is left running.
+    """
+    _end_with_parent()
+    with handled():
+        _helper_run(worker, args, jobs, counter, taken, messages)
+
+
+def _end_with_parent() -> None:
+    """Ask Linux to send SIGTERM to this process when its parent dies, however the parent ends."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the request was made
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _helper_run(worker: int, args: Any, jobs: int, counter: Any, taken: Any, messages: Any) -> None:
     from .command import build_plans
 
     try:
@@ -135,8 +182,8 @@ def _helper(worker: int, args: Any, jobs: int, counter: Any, taken: Any, message
                 if target.isolated is not None:
                     target.isolated.stop()
         messages.put(("exit", worker, None))
-    except KeyboardInterrupt:
-        pass
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM from Helpers.stop: leave without waiting on the queue
+        messages.cancel_join_thread()
     except BaseException:  # noqa: BLE001 - reported to the main process; the others take the units
         messages.put(("exit", worker, traceback.format_exc()))
 
@@ -161,11 +208,24 @@ class Helpers:
             proc.start()
 
     def stop(self) -> None:
+        """End every helper and every process a helper started (kernel workers and what they started).
+
+        SIGTERM first, so that a helper stops its kernel workers itself; SIGKILL after 5 s; then whatever
+        the helpers had started and is still there (found before they ended: once a parent is gone, its
+        children are re-parented and can no longer be found by parent pid).
+        """
+        started = {pid for proc in self.procs.values() if proc.pid and proc.is_alive()
+                   for pid in processes.family(proc.pid)}
         for proc in self.procs.values():
             if proc.is_alive():
                 proc.terminate()
         for proc in self.procs.values():
             proc.join(5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(5)
+        for pid in started:
+            processes.end_group(pid)
 
     def run(self, plans: list[Plan], keep: Keep) -> list[str]:
         """Run the case matrix of ``plans`` here and in the helpers; return notes for the report."""
@@ -231,4 +291,4 @@ def _lost(plans: list[Plan], order: Order, exitcode: str) -> CaseResult:
                       spec_arg=plan.spec_arg, kind=target.kind)
 
 
-__all__ = ["Helpers", "auto_jobs", "run_unit", "units", "limit_threads", "threads_limited", "available_cpus"]
+__all__ = ["Helpers", "PROCESS_MEMORY", "auto_jobs", "cap_jobs", "run_unit", "units", "limit_threads", "threads_limited", "available_cpus"]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..check.results import CaseResult, Comparison
+from ..outputs import atomic_write
 from .summary import GroupSummary, Totals, group_results, totals
 
 SCHEMA = "lstmspec-check"
@@ -73,11 +74,10 @@ def to_json(results: Sequence[CaseResult], meta: Mapping[str, Any] | None = None
 
 
 def write_json(path: str | Path, results: Sequence[CaseResult], meta: Mapping[str, Any] | None = None) -> Path:
-    """Write the report to ``path`` (parent folders created); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_json(results, meta), indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    return path
+    """Write the report to ``path`` atomically (parent folders created); returns the path.
+
+    Raises :class:`lstmspec.outputs.OutputError` when it cannot be written; a file already there is kept."""
+    return atomic_write(path, json.dumps(to_json(results, meta), indent=2, allow_nan=False) + "\n")
 
 
 __all__ = ["to_json", "write_json", "jsonable", "SCHEMA", "VERSION"]

@@ -74,6 +74,21 @@ def _testcase(suite: ET.Element, group: GroupSummary, r: CaseResult) -> None:
         ET.SubElement(case, "skipped", message=xml_text(r.reason))
 
 
+def _interrupted(root: ET.Element, meta: Mapping[str, Any], finished: int) -> None:
+    """An interrupted run is an error on a CI dashboard: the cases that did not run cannot show green."""
+    planned = meta.get("cases_planned")
+    message = (f"the run was interrupted ({meta.get('interrupted_by', 'SIGINT')}): {finished}"
+               + (f" of {planned}" if planned is not None else "") + " cases finished")
+    suite = ET.SubElement(root, "testsuite", name="lstmspec.run", tests="1", failures="0", errors="1",
+                          skipped="0", time="0.000")
+    _properties(suite, {"interrupted": True, "interrupted_by": meta.get("interrupted_by", "SIGINT")})
+    case = ET.SubElement(suite, "testcase", classname="lstmspec.run", name="interrupted", time="0.000")
+    error = ET.SubElement(case, "error", message=xml_text(message), type="lstmspec.interrupted")
+    error.text = xml_text(message + "; the cases that did not finish are not in this report")
+    root.set("tests", str(int(root.get("tests", "0")) + 1))
+    root.set("errors", str(int(root.get("errors", "0")) + 1))
+
+
 def to_junit(results: Sequence[CaseResult], meta: Mapping[str, Any] | None = None) -> str:
     """A JUnit XML document (with its XML declaration) as a string."""
     meta = meta or {}
@@ -91,6 +106,8 @@ def to_junit(results: Sequence[CaseResult], meta: Mapping[str, Any] | None = Non
         _properties(suite, {**meta_props, "math_mode": g.math_mode, "convention": g.convention})
         for r in g.results:
             _testcase(suite, g, r)
+    if meta.get("interrupted"):
+        _interrupted(root, meta, t.cases)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..check.precision import MULTIPLIER, PRECISIONS
 from ..check.results import CaseResult
+from ..outputs import atomic_write
 from .summary import (conventions, failed_results, format_seconds, group_results, render_table, run_seconds,
                       skip_reasons, summary_table, totals, verdict)
 
@@ -134,11 +135,9 @@ def render_markdown(results: Sequence[CaseResult], meta: Mapping[str, Any] | Non
 def write_report(results: Sequence[CaseResult], meta: Mapping[str, Any] | None, directory: str | Path) -> list[Path]:
     """Write ``DIR/conformance-<device>.md`` (``conformance.md`` when several devices ran); returns the paths."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     devices = sorted({r.device for r in results})
     path = directory / (f"conformance-{devices[0]}.md" if len(devices) == 1 else REPORT_NAME)
-    path.write_text(render_markdown(results, meta), encoding="utf-8")
-    return [path]
+    return [atomic_write(path, render_markdown(results, meta))]
 
 
 __all__ = ["render_markdown", "write_report", "tolerance_section", "REPORT_NAME"]

@@ -163,8 +163,13 @@ def run_seconds(meta: Mapping[str, Any], t: Totals) -> float:
 
 def verdict(meta: Mapping[str, Any], t: Totals) -> str:
     """``N cases: P passed, F failed, S skipped in T s``: the last line of a terminal report."""
-    return (f"{t.cases} cases: {t.passed} passed, {t.failed} failed, {t.skipped} skipped"
+    line = (f"{t.cases} cases: {t.passed} passed, {t.failed} failed, {t.skipped} skipped"
             f" in {format_seconds(run_seconds(meta, t))} s")
+    if meta.get("interrupted"):
+        planned = meta.get("cases_planned")
+        line += (f"; INTERRUPTED ({meta.get('interrupted_by', 'SIGINT')})"
+                 + (f" after {t.cases} of {planned} cases" if planned is not None else ""))
+    return line
 
 
 def summary_table(groups: Iterable[GroupSummary], *, math_mode: bool = False) -> tuple[list[str], list[list[Any]]]:
