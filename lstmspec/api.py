@@ -32,7 +32,7 @@ def check_kernel(kernel: Any, spec: str | Spec = "lstm", *, dtypes: Sequence[str
 
     spec_obj = spec if isinstance(spec, Spec) else load_spec(spec)
     label = name or getattr(kernel, "__qualname__", None) or repr(kernel)
-    impl = KernelAdapter(kernel, label, spec_obj.name, grad=grad, supports=supports)
+    impl = KernelAdapter(kernel, label, spec_obj, grad=grad, supports=supports)
     target = Target(label, "kernel", impl)
     cases, _ = select(spec_obj, matrix_for(spec_obj, [impl.supports]), dict(where or {}))
     precisions = [PRECISIONS.get(d) for d in (dtypes or (CPU_DEFAULT if device == "cpu" else CUDA_DEFAULT))]

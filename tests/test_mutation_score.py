@@ -127,7 +127,7 @@ def test_a_kernel_that_supports_nothing_is_not_counted_as_caught():
     def claims_nothing(x, state, params, config):
         raise AssertionError("never called: every case is skipped by declaration")
 
-    claims_nothing.lstmspec_supports = {"activation": ()}
+    claims_nothing.lstmspec_supports = {"batch": (99,)}  # a size no case of the matrix has
     t = tally_of(claims_nothing, "lstm", "claims_nothing")
     assert t.bad() == 0 and t.ran() == 0, f"cases run={t.ran()}, failed={t.bad()}, but should be 0 and 0"
     assert not t.caught(), "caught=True, but should be False for a kernel that ran no case"

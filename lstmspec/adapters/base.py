@@ -37,6 +37,7 @@ class Outcome:
     tensors: dict[str, tuple[int, ...]] = field(default_factory=dict)  # framework weight shapes
     grads: dict[str, np.ndarray] = field(default_factory=dict)  # "x", state names, framework tensor names
     gates: dict[str, np.ndarray] = field(default_factory=dict)  # gate values shaped like y (kernels that return them)
+    disconnected: tuple[str, ...] = ()  # inputs and parameters no gradient reached (autograd returned None)
 
 
 @dataclass

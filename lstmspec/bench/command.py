@@ -182,7 +182,7 @@ def plan_runs(args: argparse.Namespace, notes: list[str]) -> list[Any]:
 
         # kernels before frameworks: Triton's LLVM aborts the process when loaded after TensorFlow's;
         # each file is imported in a worker first, so one that exits or hangs at import cannot end the bench
-        kernels = [from_kernel(KernelAdapter(load_in_process(ref, name), ref, spec.name))
+        kernels = [from_kernel(KernelAdapter(load_in_process(ref, name), ref, spec))
                    for ref in args.kernel or []]
         with_frameworks = bool(wanted) or not args.kernel
         impls = select(spec, wanted if (wanted or not args.kernel) else ["reference"],

@@ -258,6 +258,11 @@ def size_variations(spec: Spec) -> list[tuple[dict[str, int], dict[str, Any], st
         odd = {name: 5 + 2 * k for k, name in enumerate(roles.spatial)}  # 5, 7, 9: odd and all different
         out.append((odd, {}, "odd, non-square image (" + "x".join(str(v) for v in odd.values()) + ")"))
     out.append(({}, {"scale": "large"}, "large inputs and weights (saturated gates)"))
+    if roles.batch and roles.time:  # batch != time, so that a kernel swapping the two axes cannot pass
+        for sizes, _, _ in out:
+            steps = sizes.get(roles.time, default.get(roles.time))
+            if steps != 1 and sizes.get(roles.batch, default.get(roles.batch)) == steps:
+                sizes[roles.batch] = steps + 1
     return out
 
 

@@ -573,7 +573,7 @@ def _kernel_target(ref: str, spec_arg: str, spec: Spec, args: argparse.Namespace
     grad = True if args.grad else None
     if args.no_isolate:
         return Target(ref, "kernel", KernelAdapter(load_in_process(ref, spec_arg, timeout=args.timeout), ref,
-                                                   spec.name, grad=grad))
+                                                   spec, grad=grad))
     isolated = IsolatedKernel(ref, spec_arg, grad=grad, seed=args.seed, want_grads=not args.no_grad,
                               timeout=args.timeout, max_memory=getattr(args, "max_memory", None))
     return Target(ref, "kernel", isolated.start(), isolated=isolated)

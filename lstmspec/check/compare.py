@@ -56,8 +56,23 @@ def compare_values(quantity: str, kind: str, actual: Any, expected: np.ndarray, 
             if not np.all(np.isfinite(a)) or float(np.max(np.abs(a - e))) / scale > bound:
                 first = t
                 break
+    worst = None
     if not np.isfinite(error):
-        message = "NaN or Inf in the result"
+        message, first = nonfinite_message(actual, time_axis)
     else:
         message = ""
-    return Comparison(quantity, kind, passed, error, max_abs, bound, yard, first, message)
+        if actual.size and not passed:
+            worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.abs(actual - expected))), actual.shape))
+    return Comparison(quantity, kind, passed, error, max_abs, bound, yard, first, message, worst_index=worst)
+
+
+def nonfinite_message(actual: np.ndarray, time_axis: int | None) -> tuple[str, int | None]:
+    """Where NaN or Inf first appears: (message, its step along time_axis or None)."""
+    bad = np.argwhere(~np.isfinite(actual.astype(np.float64)))
+    if time_axis is not None and actual.ndim > time_axis:
+        bad = bad[np.argsort(bad[:, time_axis], kind="stable")]
+    index = tuple(int(i) for i in bad[0])
+    what = "NaN" if np.isnan(actual[index]) else "Inf"
+    step = index[time_axis] if time_axis is not None and actual.ndim > time_axis else None
+    at = f" at step {step}," if step is not None else ""
+    return (f"{what} first{at} index {index} ({len(bad)} of {actual.size} values are NaN or Inf)", step)

@@ -23,11 +23,16 @@ class Comparison:
     yardstick: float = 0.0
     first_step: int | None = None  # first timestep whose error exceeds the bound
     message: str = ""
+    worst_index: tuple[int, ...] | None = None  # index of the largest |actual - expected| of a failed quantity
 
     def describe(self) -> str:
         if self.kind == "shape":
             return f"{self.quantity}: {self.message}"
+        if self.message and self.error == float("inf"):
+            return f"{self.quantity}: {self.message}"
         where = f", first over the bound at step {self.first_step}" if self.first_step is not None else ""
+        if self.worst_index is not None:
+            where += f", worst at index {self.worst_index}"
         op = "<=" if self.passed else ">"
         return (f"{self.quantity}: error {self.error:.3g} (max abs {self.max_abs:.3g}) {op} bound {self.bound:.3g}"
                 f" (yardstick {self.yardstick:.3g}){where}")
@@ -113,7 +118,8 @@ class CaseResult:
             "replay": self.replay(),
             "comparisons": [
                 {"quantity": c.quantity, "kind": c.kind, "passed": c.passed, "error": c.error, "max_abs": c.max_abs,
-                 "bound": c.bound, "yardstick": c.yardstick, "first_step": c.first_step, "message": c.message}
+                 "bound": c.bound, "yardstick": c.yardstick, "first_step": c.first_step, "message": c.message,
+                 "worst_index": list(c.worst_index) if c.worst_index is not None else None}
                 for c in self.comparisons
             ],
         }

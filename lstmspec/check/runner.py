@@ -127,6 +127,8 @@ def check_one(plan: Plan, oracle: Oracle, target: Target, case: Case, device: st
     result.comparisons = compare_outcome(plan.spec, data, impl, outcome, expected, yard, precision, want_grads)
     result.status = PASS if all(c.passed for c in result.comparisons) else FAIL
     result.seconds = time.perf_counter() - start
+    if result.status == FAIL and getattr(outcome, "disconnected", ()):
+        result.reason = disconnected_note(outcome.disconnected, data)
     if result.status == FAIL and getattr(outcome, "gates", None):
         from .gates import first_divergence
 
@@ -140,6 +142,16 @@ def check_one(plan: Plan, oracle: Oracle, target: Target, case: Case, device: st
     return result
 
 
+def disconnected_note(names: Iterable[str], data: CaseData) -> str:
+    """One line for gradients that never reached some leaves, with the usual cause."""
+    names = list(names)
+    params = [n for n in names if n in data.params]
+    what = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+    share = f" ({len(params)} of {len(data.params)} parameters)" if params else ""
+    return (f"no gradient reaches {what}{share}: the outputs do not depend on them through autograd; the usual "
+            "cause is weights copied into a module under torch.no_grad(), or a .detach() or .data on the way")
+
+
 def static_skip(impl: Any, device: str, precision: Precision) -> str | None:
     if device not in impl.devices:
         return f"{impl.name} does not run on {device}"
@@ -151,7 +163,11 @@ def static_skip(impl: Any, device: str, precision: Precision) -> str | None:
 
 
 def declared_skip(spec: Spec, impl: Any, case: Case) -> str | None:
-    """Skipped by declaration: the implementation says it does not compute this value."""
+    """Skipped by declaration: the implementation does not compute this value.
+
+    "declared:" is said only of what a user's kernel declared itself; a
+    framework's limits, and the kernel protocol's, are said as theirs.
+    """
     supports = getattr(impl, "supports", None) or {}
     if not supports:
         return None
@@ -159,7 +175,10 @@ def declared_skip(spec: Spec, impl: Any, case: Case) -> str | None:
     for name, allowed in supports.items():
         if name in values and values[name] not in allowed:
             only = ", ".join(format_value(v) for v in allowed)
-            return f"declared: {impl.name} supports only {name}={only}"
+            if name in getattr(impl, "declared", ()):
+                return f"declared: {impl.name} supports only {name}={only}"
+            limit = getattr(impl, "limits", {}).get(name)
+            return limit or f"{impl.name} has only {name}={only}"
     return None
 
 

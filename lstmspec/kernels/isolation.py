@@ -54,11 +54,13 @@ class Declared:
     layout: str | None = None
     convention: str = ""
     framework: str = "kernel"
+    declared: frozenset[str] = frozenset()  # the supports keys the user declared (the rest are the protocol's)
+    limits: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, impl: Any) -> "Declared":
         return cls(impl.name, tuple(impl.devices), tuple(impl.precisions), dict(impl.supports), bool(impl.gradients),
-                   impl.layout, getattr(impl, "convention", ""))
+                   impl.layout, getattr(impl, "convention", ""), declared=impl.declared, limits=dict(impl.limits))
 
 
 def _worker(conn: Any, ref: str, spec_arg: str, grad: bool | None, seed: int, want_grads: bool,
@@ -80,7 +82,7 @@ def _worker(conn: Any, ref: str, spec_arg: str, grad: bool | None, seed: int, wa
     spec = load_spec(spec_arg)
     conn.send(("started", None))
     try:
-        impl = KernelAdapter(load_kernel(ref), ref, spec.name, grad=grad)
+        impl = KernelAdapter(load_kernel(ref), ref, spec, grad=grad)
     except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt at import are the user's too
         _flush()
         conn.send(("error", _import_failure(ref, exc)))

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import inspect
 import signal
+import sysconfig
 import threading
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -43,6 +44,8 @@ from ..adapters.base import Adapter, Outcome, Prepared, as_numpy
 from ..check.oracle import CaseData
 from ..check.precision import Precision, torch_dtype, torch_math_mode
 from ..errors import ConfigError
+from ..spec.model import Spec
+from .declarations import check_supports
 
 ARRAY_KINDS = ("torch", "numpy")
 DEVICES = ("cpu", "cuda")
@@ -92,11 +95,12 @@ class KernelAdapter(Adapter):
     framework = "kernel"
     devices = DEVICES
 
-    def __init__(self, fn: Any, ref: str, spec_name: str, *, grad: bool | None = None,
+    def __init__(self, fn: Any, ref: str, spec: str | Spec, *, grad: bool | None = None,
                  supports: Mapping[str, Any] | None = None) -> None:
+        """``spec``: its name, or the Spec itself, against which the declarations are then checked."""
         self.fn, self.ref = fn, ref
         self.name = ref  # type: ignore[misc]
-        self.spec = spec_name  # type: ignore[misc]
+        self.spec = spec.name if isinstance(spec, Spec) else spec  # type: ignore[misc]
         self.module_class = _is_module_class(fn)
         if not self.module_class and not callable(fn):
             raise ConfigError(f"{ref} is a {type(fn).__name__}, not a function or torch.nn.Module class")
@@ -104,9 +108,16 @@ class KernelAdapter(Adapter):
         if self.arrays not in ARRAY_KINDS:
             raise ConfigError(f"{ref}: lstmspec_arrays must be one of {', '.join(ARRAY_KINDS)}, not {self.arrays!r}")
         self.layout = "torch" if self.module_class else getattr(fn, "lstmspec_layout", None)  # type: ignore[misc]
-        declared = dict(getattr(fn, "lstmspec_supports", {}) or {})
-        declared.update(supports or {})
-        self.supports = {k: tuple(v) if isinstance(v, (list, tuple)) else (v,) for k, v in declared.items()}  # type: ignore[misc]
+        declared = getattr(fn, "lstmspec_supports", {}) or {}
+        if not isinstance(declared, Mapping):
+            raise ConfigError(f"{ref}: lstmspec_supports must be a dict like {{'padding': ('same',)}}, not "
+                              f"{type(declared).__name__}")
+        declared = {**declared, **(supports or {})}
+        if isinstance(spec, Spec):
+            self.supports = check_supports(spec, declared, ref)  # type: ignore[misc]
+        else:
+            self.supports = {k: tuple(v) if isinstance(v, (list, tuple)) else (v,) for k, v in declared.items()}  # type: ignore[misc]
+        self.declared = frozenset(self.supports)  # what the user declared; the rest are the protocol's limits
         self.gradients = bool(getattr(fn, "lstmspec_grad", False) if grad is None else grad)  # type: ignore[misc]
         default = ("float64", "float32", "tf32", "float16", "bfloat16")
         self.precisions = tuple(getattr(fn, "lstmspec_dtypes", default))  # type: ignore[misc]
@@ -118,12 +129,17 @@ class KernelAdapter(Adapter):
                               f"{list(declared_devices)!r}")
         self.devices = declared_devices  # type: ignore[misc]
         self.returns_gates = bool(getattr(fn, "lstmspec_gates", False)) and not self.module_class
+        self.limits: dict[str, str] = {}  # why a value is not checked, for what the user did not declare
         if self.module_class:
-            self.supports.setdefault("activation", ("tanh",))
-            self.supports.setdefault("recurrent_activation", ("sigmoid",))
-            self.supports.setdefault("direction", ("forward",))
-            self.supports.setdefault("return_sequences", (True,))
-        self.supports.setdefault("return_sequences", (True,))  # y holds every step, by protocol
+            drop_in = "a torch.nn.Module drop-in for nn.LSTM (tanh/sigmoid, forward) has only"
+            for name, value in (("activation", "tanh"), ("recurrent_activation", "sigmoid"), ("direction", "forward")):
+                if name not in self.supports:
+                    self.supports[name] = (value,)
+                    self.limits[name] = f"{drop_in} {name}={value}"
+        if "return_sequences" not in self.supports:
+            self.supports["return_sequences"] = (True,)  # y holds every step, by protocol
+            self.limits["return_sequences"] = ("a kernel returns y at every step (the protocol), so the last-output-"
+                                               "only case is not run")
 
     # ------------------------------------------------------------------ skip
     def unsupported(self, data: CaseData, device: str, precision: Precision) -> str | None:
@@ -238,11 +254,12 @@ class KernelAdapter(Adapter):
                 params = params_arg  # the module's own parameters are the leaves whose gradients count
             self._check_returned(y, final, data, device, precision, torch)
             grads: dict[str, np.ndarray] = {}
-            if want_grads:
-                grads = self._grads(y, final, data, x, state, params, torch)
+            disconnected: tuple[str, ...] = ()
+            if want_grads and _shapes_match(y, final, data):  # a wrong shape is reported as such, not as a crash
+                grads, disconnected = self._grads(y, final, data, x, state, params, torch)
         shapes = {k: tuple(v.shape) for k, v in params.items()} if layout else {}
         return Outcome(as_numpy(y), {k: as_numpy(v) for k, v in final.items()}, shapes, grads,
-                       {k: as_numpy(v) for k, v in gates.items()})
+                       {k: as_numpy(v) for k, v in gates.items()}, disconnected)
 
     def _call(self, x: Any, state: dict[str, Any], params: dict[str, Any], config: dict[str, Any],
               data: CaseData, torch: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
@@ -323,7 +340,8 @@ class KernelAdapter(Adapter):
             raise KernelFault(f"final_state has no {', '.join(map(repr, missing))} (it has {', '.join(map(repr, final))})")
 
     def _grads(self, y: Any, final: dict[str, Any], data: CaseData, x: Any, state: dict[str, Any],
-               params: dict[str, Any], torch: Any) -> dict[str, np.ndarray]:
+               params: dict[str, Any], torch: Any) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
+        """Gradients of the case's loss, and the leaves no gradient reached (None from autograd)."""
         if self.arrays == "numpy":
             raise KernelFault("declared gradients but takes numpy arrays (autograd needs torch tensors)")
         if not y.requires_grad:
@@ -335,7 +353,17 @@ class KernelAdapter(Adapter):
                 loss = loss + (v.double() * torch.as_tensor(data.cotangents[k], device=dev)).sum()
         leaves = {"x": x, **({} if data.zero_state else state), **params}
         values = torch.autograd.grad(loss, list(leaves.values()), allow_unused=True)
-        return {k: as_numpy(g) if g is not None else np.zeros(tuple(leaves[k].shape)) for k, g in zip(leaves, values)}
+        grads = {k: as_numpy(g) if g is not None else np.zeros(tuple(leaves[k].shape)) for k, g in zip(leaves, values)}
+        return grads, tuple(k for k, g in zip(leaves, values) if g is None)
+
+
+def _shapes_match(y: Any, final: Mapping[str, Any], data: CaseData) -> bool:
+    """Whether y and the final states have the reference's shapes (when the reference has been run)."""
+    if data.reference_run is None:
+        return True
+    ref_y, ref_final = data.reference_run
+    return tuple(y.shape) == tuple(np.shape(ref_y)) and all(
+        tuple(v.shape) == tuple(np.shape(ref_final[k])) for k, v in final.items() if k in ref_final)
 
 
 @contextmanager
@@ -362,6 +390,34 @@ def _own_interrupts() -> Iterator[Callable[[], bool]]:
 
 
 def _describe(exc: BaseException) -> str:
+    """The exception at the innermost frame of the user's own code, with its source line.
+
+    The innermost frame is often inside torch (``module.py:1995``), which says
+    nothing about the user's bug; the frames of installed packages, the
+    standard library and lstmspec itself are passed over.
+    """
     frames = traceback.extract_tb(exc.__traceback__)
-    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
-    return f"{type(exc).__name__}: {exc}{where}"
+    own = [f for f in frames if _is_users(f.filename)]
+    frame = own[-1] if own else (frames[-1] if frames else None)
+    text = str(exc)
+    out = type(exc).__name__ + (f": {text}" if text else "")
+    if frame is not None:
+        out += f" at {Path(frame.filename).name}:{frame.lineno}"
+        if frame.line:
+            out += f": `{frame.line.strip()}`"
+        if own and frame is not frames[-1]:
+            inner = frames[-1]
+            out += f" (raised in {Path(inner.filename).name}:{inner.lineno})"
+    return out
+
+
+_NOT_USERS = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+                   | {str(Path(__file__).resolve().parents[1])})
+
+
+def _is_users(filename: str) -> bool:
+    """A frame of the user's code: not of the standard library, an installed package, or lstmspec."""
+    if filename.startswith("<"):
+        return False
+    path = str(Path(filename).resolve())
+    return not any(path.startswith(root) for root in _NOT_USERS)
