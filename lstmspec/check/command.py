@@ -25,6 +25,7 @@ from ..reference.backends import get_backend
 from ..spec.catalog import load_spec, shipped_names
 from ..spec.model import Spec
 from .cases import OPTIONS, Case, matrix_for, parse_case_key, select, shard
+from .patterns import patterns_of
 from .precision import CPU_DEFAULT, CUDA_DEFAULT, PRECISIONS, Precision
 from .results import ERROR, FAIL, PASS, SKIP, CaseResult
 from .parallel import MAX_AUTO_JOBS, Helpers, Order, auto_jobs, available_cpus, cap_jobs, units
@@ -396,15 +397,15 @@ def check_outputs(args: argparse.Namespace) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     check_outputs(args)
+    jobs_note = None
     if args.jobs is not None:
-        args.jobs, note = cap_jobs(args.jobs)
-        if note:
-            print(note, file=sys.stderr)
+        args.jobs, jobs_note = cap_jobs(args.jobs)
     helpers = _early_helpers(args)
     kernels: list[Target] = []
     stream: _Stream | None = None
     try:
         plans, kernels, devices, notes = build_plans(args)
+        notes[:0] = [jobs_note] if jobs_note else []
         jobs = args.jobs or auto_jobs(plans, bool(kernels))
         if helpers is not None and (jobs == 1 or len(units(plans)) < 2):
             helpers.stop()
@@ -462,6 +463,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             if interrupted is not None:
                 meta["interrupted_by"] = signal_name(interrupted)
                 meta["cases_planned"] = total
+            meta["patterns"] = [p.to_json() for p in patterns_of(_unique_specs(plans), results)]
             _write_reports(results, meta, args)
     finally:
         _stop(helpers, kernels)
@@ -577,6 +579,14 @@ def _kernel_target(ref: str, spec_arg: str, spec: Spec, args: argparse.Namespace
     isolated = IsolatedKernel(ref, spec_arg, grad=grad, seed=args.seed, want_grads=not args.no_grad,
                               timeout=args.timeout, max_memory=getattr(args, "max_memory", None))
     return Target(ref, "kernel", isolated.start(), isolated=isolated)
+
+
+def _unique_specs(plans: Sequence[Plan]) -> list[Spec]:
+    out: list[Spec] = []
+    for plan in plans:
+        if all(plan.spec is not s for s in out):
+            out.append(plan.spec)
+    return out
 
 
 def _write_reports(results: list[CaseResult], meta: dict[str, Any], args: argparse.Namespace) -> None:

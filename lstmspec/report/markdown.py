@@ -126,6 +126,10 @@ def render_markdown(results: Sequence[CaseResult], meta: Mapping[str, Any] | Non
         if r.diagnosis:
             out += ["", f"Diagnosis: {r.diagnosis}"]
         out += ["", "Replay:", ""] + fence(r.replay(), "sh") + [""]
+    patterns = meta.get("patterns") or []
+    if patterns:
+        out += ["## Failure patterns", ""]
+        out += [f"- {code(p['implementation'])} ({p['spec']}): {p['pattern']}" for p in patterns] + [""]
     reasons = skip_reasons(results)
     if reasons:
         out += ["## Skipped", "", _table(["reason", "cases"], [[reason, n] for reason, n in reasons]), ""]

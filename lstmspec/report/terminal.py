@@ -38,6 +38,11 @@ def render_terminal(results: Sequence[CaseResult], meta: Mapping[str, Any] | Non
                 out.append(f"      diagnosis: {r.diagnosis}")
             out.append(f"      replay: {r.replay()}")
         out.append("")
+    patterns = meta.get("patterns") or []
+    if patterns:
+        out.append("Failure patterns:")
+        out += [f"  {p['implementation']} ({p['spec']}): {p['pattern']}" for p in patterns]
+        out.append("")
     reasons = skip_reasons(results)
     if reasons:
         out.append(f"Skipped ({sum(n for _, n in reasons)}):")
