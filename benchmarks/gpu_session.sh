@@ -1,19 +1,18 @@
 #!/usr/bin/env bash
-# Every GPU check lstmspec still owes (issues 3-6), in one call of the device tool:
+# Every check that needs a CUDA GPU, in one command, on a machine with a CUDA GPU:
 #
-#     run(command="bash benchmarks/gpu_session.sh", timeout_s=560)
+#     bash benchmarks/gpu_session.sh            (from the repository root; OUT=<dir> to choose where results go)
 #
-# The device machine has PyTorch with CUDA, Triton, numpy, matplotlib, hypothesis, pytest and
-# tabulate (its image's list: ../.library/device/KINDS.md), and neither TensorFlow nor a network: the project runs from the repository root with PYTHONPATH=.,
+# It needs PyTorch with CUDA, numpy, hypothesis, pytest and tabulate (Triton and matplotlib when present);
+# TensorFlow and a network are not needed: the project runs from the repository root with PYTHONPATH=.,
 # nothing is installed. Each step has its own time budget (`timeout`), so a slow or hanging step
-# costs only its share, and the steps' budgets add up to 510 s. Everything is packed
-# into $OUT, from which at most 8 files come back:
+# costs only its share, and the steps' budgets add up to 510 s. Everything is packed into $OUT:
 #
 #     $OUT/gpu-session.log   every step's command, output, exit status and seconds
 #     $OUT/gpu-session.tgz   reports/conformance-cuda.md, reports/timing-cuda.md (+ .html, plots),
 #                            the JSON of every step (mutation score at float32/tf32/float16/bfloat16 too)
 #
-# Back here: tar xzf gpu-session.tgz -C <repo> puts reports/ in place; read the log first.
+# Then: tar xzf gpu-session.tgz -C <repo> puts reports/ in place; read the log first.
 # Without CUDA (to try the script on a CPU) the CUDA steps fail at once with a one-line error and
 # the script still packs what it has.
 set -u
@@ -21,7 +20,7 @@ OUT=${OUT:-/tmp/lstmspec-gpu-session}
 WORK=$(mktemp -d)
 mkdir -p "$OUT" "$WORK/reports"
 export PYTHONPATH=".${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=2
-# the first interpreter that has torch (the device image: Python 3.12 at /opt/torch/.venv/bin/python3); PYTHON=... to choose
+# the first interpreter that imports torch; PYTHON=... to choose
 PY=${PYTHON:-}
 for candidate in python3 python; do
   [ -z "$PY" ] && command -v "$candidate" >/dev/null && "$candidate" -c "import torch" 2>/dev/null && PY=$(command -v "$candidate")
