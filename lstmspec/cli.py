@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,11 +26,20 @@ examples:
 """
 
 
+_LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters and line separators escaped: what a user typed (``batch=0\\r0``)
+    must not split an error message into lines or move the cursor."""
+    return _LINE_BREAKING.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but usage errors are one line and exit code 2 (argparse's own code)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
     def _print_message(self, message: str, file: Any = None) -> None:
         # argparse swallows write errors; a --help into a full disk must not exit 0
@@ -289,7 +299,7 @@ def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
             sys.stdout.flush()
             return code
     except LstmspecError as exc:
-        _say(f"{command}: error: {exc}")
+        _say(f"{command}: error: {one_line(str(exc))}")
         return exc.exit_code
     except KeyboardInterrupt as exc:
         name = signal_name(exc)
@@ -302,7 +312,7 @@ def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
             return _stream_failed(command, exc)
         if exc.filename is None:
             raise
-        _say(f"{command}: error: {shown(str(exc.filename))}: {exc.strerror or exc}")
+        _say(f"{command}: error: {one_line(shown(str(exc.filename)))}: {exc.strerror or exc}")
         return 2
 
 

@@ -211,3 +211,9 @@ def test_jobs_are_capped_by_cores_and_memory_with_a_note():
     assert 1 <= jobs <= available_cpus()
     assert note is not None and note.startswith("--jobs 100000: running ") and "usable CPU cores" in note
     assert cap_jobs(1) == (1, None)
+
+
+def test_control_characters_typed_by_the_user_do_not_split_the_error_line(capsys):
+    assert main(["shapes", "lstm", "batch=0\r0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "batch=0\\r0" in err

@@ -47,10 +47,11 @@ def run(name, config=None, seed=0, **dims):
 
 
 # ------------------------------------------------------------------- shapes
-# name: (y, final state h and c) at the spec's default dims and attributes (valid padding)
+# name: (y, final state h and c, or each state's) at the spec's default dims and attributes (valid padding)
 DEFAULT_SHAPES = {
     "lstm": ((3, 5, 6), (3, 6)),
     "lstm_peephole": ((3, 5, 6), (3, 6)),
+    "lstm_projection": ((3, 5, 3), {"h": (3, 3), "c": (3, 6)}),  # h projected to proj=3, c keeps units=6
     "convlstm1d": ((2, 3, 5, 3), (2, 5, 3)),  # rows 7, kernel 3
     "convlstm2d": ((2, 3, 5, 5, 3), (2, 5, 5, 3)),  # 7x6, kernel 3x2
     "convlstm2d_peephole": ((2, 3, 5, 5, 3), (2, 5, 5, 3)),
@@ -78,7 +79,8 @@ def test_reference_shapes_at_default_dims(name):
     assert y.shape == y_shape, f"y.shape={y.shape}, but should be {y_shape} [{name}]"
     assert set(final) == {"h", "c"}
     for k, v in final.items():
-        assert v.shape == state_shape, f"final[{k!r}].shape={v.shape}, but should be {state_shape} [{name}]"
+        expected = state_shape[k] if isinstance(state_shape, dict) else state_shape
+        assert v.shape == expected, f"final[{k!r}].shape={v.shape}, but should be {expected} [{name}]"
         assert v.dtype == np.float64
     np.testing.assert_array_equal(y[:, -1], final["h"])  # y holds h at every step, the last one is h_T
 
