@@ -261,6 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_trace(sub)
 
+    from .defaults import add_parser as add_defaults
+
+    add_defaults(sub)
+
     p = sub.add_parser("list", help="the shipped specs", description="List the shipped specs with their titles.")
     p.set_defaults(func=cmd_list)
     return parser
