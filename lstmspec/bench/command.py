@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import math
 import os
 import shlex
 import sys
@@ -73,9 +72,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of inputs and parameters (default 0)")
     p.add_argument("--quick", action="store_true", help="few, short blocks: a smoke run, not a measurement")
     p.add_argument("--warmup", type=int, metavar="N", help="untimed calls before timing (default 2)")
-    p.add_argument("--min-time", type=_positive, metavar="S", help="timed seconds before the stopping test (default 0.3)")
-    p.add_argument("--max-time", type=_positive, metavar="S", help="time budget per measurement, seconds (default 4)")
-    p.add_argument("--threshold", type=_positive, metavar="X", help="stop when IQR/median < X (default 0.05)")
+    p.add_argument("--min-time", type=float, metavar="S", help="timed seconds before the stopping test (default 0.3)")
+    p.add_argument("--max-time", type=float, metavar="S", help="time budget per measurement, seconds (default 4)")
+    p.add_argument("--threshold", type=float, metavar="X", help="stop when IQR/median < X (default 0.05)")
     p.add_argument("--flush-l2", action="store_true", help="CUDA: flush the L2 cache before every timed call")
     p.add_argument("--cudnn-benchmark", action="store_true", help="CUDA: torch.backends.cudnn.benchmark = True")
     p.add_argument("--no-peak", action="store_true", help="do not measure or look up the device's peak")
@@ -85,17 +84,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--list", action="store_true", help="list the cases and implementations that would run, then exit")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=cmd_bench)
-
-
-def _positive(text: str) -> float:
-    """A time or ratio: positive and finite (``nan`` would never stop a measurement, ``inf`` never end it)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number but got {text!r}")
-    return value
 
 
 def _split(text: str | None) -> list[str]:
