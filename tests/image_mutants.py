@@ -49,7 +49,7 @@ def _mark(fn, supports, grad=False, layout=None):
 
 # ------------------------------------------------------------------- mdlstm2d
 def _mdlstm(x, state, p, config, *, swap_weights=False, shared_forget=False, swap_forgets=False,
-            fixed_direction=False, final_from_first=False):
+            fixed_direction=False, final_from_first=False, rows_not_carried=False):
     """Graves' 2-D LSTM cell by cell; each keyword is one bug."""
     act, rec = ACT[config["activation"]], ACT[config["recurrent_activation"]]
     direction = "down_right" if fixed_direction else config["direction"]
@@ -61,8 +61,9 @@ def _mdlstm(x, state, p, config, *, swap_weights=False, shared_forget=False, swa
     for i in row_order:
         for j in col_order:
             ip, jp = (i - 1 if down else i + 1), (j - 1 if right else j + 1)
-            h_up = h.get((ip, j), state["h_row0"][:, j])
-            c_up = c.get((ip, j), state["c_row0"][:, j])
+            above = (-1, -1) if rows_not_carried else (ip, j)  # no cell there: the boundary is read
+            h_up = h.get(above, state["h_row0"][:, j])
+            c_up = c.get(above, state["c_row0"][:, j])
             h_left = h.get((i, jp), state["h_col0"][:, i])
             c_left = c.get((i, jp), state["c_col0"][:, i])
             a, b = (h_left, h_up) if swap_weights else (h_up, h_left)
@@ -123,8 +124,23 @@ def final_row_is_the_first_scanned(x, state, params, config):
     return _mdlstm(x, state, params, config, final_from_first=True)
 
 
+def rows_never_carried(x, state, params, config):
+    """h_up, c_up looked up under the wrong key: every cell reads the row boundary, as if on the first row."""
+    return _mdlstm(x, state, params, config, rows_not_carried=True)
+
+
+def last_column_never_computed(x, state, params, config):
+    """An off-by-one in the column loop (range(cols - 1)): the last column scanned keeps its zero initialisation."""
+    y, final = _mdlstm(x, state, params, config)
+    last = x.shape[2] - 1 if config["direction"].endswith("right") else 0
+    y = y.clone()
+    y[:, :, last] = 0
+    return y, {**final, "h_col0": torch.zeros_like(final["h_col0"]), "c_col0": torch.zeros_like(final["c_col0"])}
+
+
 for _fn in (mdlstm_cell_by_cell, predecessors_swapped, one_shared_forget_gate, forget_gates_swapped,
-            scan_always_from_top_left, final_row_is_the_first_scanned):
+            scan_always_from_top_left, final_row_is_the_first_scanned, rows_never_carried,
+            last_column_never_computed):
     _mark(_fn, MD_ALL, grad=_fn is mdlstm_cell_by_cell)
 
 
@@ -311,7 +327,7 @@ CORRECT = {
 }
 WRONG = {
     "mdlstm2d": [predecessors_swapped, one_shared_forget_gate, forget_gates_swapped, scan_always_from_top_left,
-                 final_row_is_the_first_scanned],
+                 final_row_is_the_first_scanned, rows_never_carried, last_column_never_computed],
     "pixelrnn_row_lstm": [unmasked_input_conv, mask_shifted_right, state_conv_masked_too, mask_b_where_a_is_required,
                           colour_groups_ignored, colour_groups_over_stacked_gates],
     "row_lstm": [rows_flattened_channels_major, step_ignored],

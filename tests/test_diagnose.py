@@ -22,7 +22,7 @@ from lstmspec.check.oracle import make_data, reference, spec_in_torch  # noqa: E
 from lstmspec.check.precision import PRECISIONS  # noqa: E402
 from lstmspec.check.runner import compare_outcome  # noqa: E402
 from lstmspec.diagnose import VARIANTS, Inputs, describe_failure, diagnose  # noqa: E402
-from lstmspec.diagnose.variant import ordered, register  # noqa: E402
+from lstmspec.diagnose.variant import expand, ordered, register  # noqa: E402
 from lstmspec.kernels.protocol import KernelAdapter  # noqa: E402
 
 GATES = "ifgo"
@@ -373,6 +373,13 @@ def pixelrnn_with_mask(mask):
     (im.mask_shifted_right, "pixelrnn_row_lstm", {}, "mask centred one tap after the pixel"),
     (im.colour_groups_over_stacked_gates, "pixelrnn_row_lstm", {},
      "colour groups split over the stacked gates (not within each gate)"),
+    (im.neighbourhood_includes_the_pixel, "spatial_lstm", {},
+     "the pixel itself in its causal neighbourhood (in place of the farthest neighbour)"),
+    (im.neighbourhood_includes_the_pixel, "spatial_lstm", {"attrs": {"radius": 2}, "dtype": "float32"},
+     "the pixel itself in its causal neighbourhood (in place of the farthest neighbour)"),
+    (im.rows_never_carried, "mdlstm2d", {}, "state not carried along the first grid axis (every cell reads the boundary)"),
+    (im.rows_never_carried, "mdlstm2d", {"attrs": {"direction": "up_left"}},
+     "state not carried along the first grid axis (every cell reads the boundary)"),
 ])
 def test_a_deviating_image_kernel_is_diagnosed_as_exactly_its_deviation(kernel, spec, case, name):
     found = diagnosis_of(kernel, spec, **case)
@@ -393,6 +400,49 @@ def test_the_image_kernels_conform_where_their_deviation_changes_nothing():
     assert passes(mdlstm_scanning("down_right"), "mdlstm2d") == []
     assert passes(mdlstm_col_boundary_from_first_column, "mdlstm2d", dims={"cols": 1}) == []
     assert passes(pixelrnn_with_mask("B"), "pixelrnn_row_lstm", attrs={"mask": "B"}) == []
+
+
+def test_suite_mutants_are_named_by_their_deviation():
+    from mutants import convlstm2d_kernels, lstm_kernels
+
+    found = diagnosis_of(convlstm2d_kernels.state_reset_every_step, "convlstm2d")
+    assert found.variant == "state not carried between timesteps", found.text
+    found = diagnosis_of(lstm_kernels.onnx_weights_read_in_torch_order, "lstm")
+    assert found.variant == "gate order i,g,o,f", found.text
+
+
+def test_a_gate_permutation_that_is_one_layouts_order_read_as_anothers_is_named_by_the_layouts():
+    from mutants import lstm_kernels
+
+    found = diagnosis_of(lstm_kernels.onnx_weights_read_in_torch_order, "lstm")
+    assert "(weights in onnx gate order (i, o, f, g) read in keras/torch order (i, f, g, o): " in found.text
+    # the other way round: Keras/PyTorch-stacked weights split in ONNX's order
+    assert "weights in keras/torch gate order (i, f, g, o) read in onnx order (i, o, f, g)" in diagnosis_of(
+        nn_lstm(reads_as="iofg"), "lstm").text
+    # a permutation no pair of layouts makes is told by its gates alone
+    assert "weights in" not in diagnosis_of(nn_lstm(reads_as="figo"), "lstm").text
+
+
+def test_the_specs_own_order_is_named_where_no_layout_of_the_spec_has_it():
+    # lstm_peephole keeps only ONNX's layout (Keras and PyTorch have no peepholes): its i, f, g, o is the spec's
+    spec = lstmspec.load_spec("lstm_peephole")
+    data = make_data(spec, make_case(spec), 0)
+    # what a kernel reading ONNX-stacked blocks as i, f, g, o computes: o's parameters drive f, f's g, g's o
+    moved = {**data.params, **{f"{r}_{a}": data.params[f"{r}_{b}"] for r in "WUb" for a, b in zip("fgo", "ofg")}}
+    y, final = spec.reference(data.x, data.state, moved, data.attrs)
+    found = diagnose(spec, data, y, final, reference(data), PRECISIONS.get("float64"))
+    assert found.variant == "gate order i,g,o,f", found.text
+    assert "(weights in onnx gate order (i, o, f, g) read in the spec's order (i, f, g, o): " in found.text
+    assert "keras" not in found.text and "torch" not in found.text
+
+
+def test_a_grid_failure_names_the_first_failing_cell_in_scan_order():
+    found = diagnosis_of(im.last_column_never_computed, "mdlstm2d")
+    assert found.variant is None and found.cell == (0, 2) and found.step is None, found.text
+    assert "first divergence: y at cell (rows 0, cols 2), cell 3 of 12 in the down_right scan (error" in found.text
+    found = diagnosis_of(im.last_column_never_computed, "mdlstm2d", attrs={"direction": "up_left"})
+    # scanned from the bottom-right corner: row 3 first, its columns from right to left
+    assert "y at cell (rows 3, cols 0), cell 3 of 12 in the up_left scan" in found.text, found.text
 
 
 def test_a_gate_order_diagnosis_says_which_parameters_drive_which_gate():
@@ -488,6 +538,8 @@ def test_describe_failure_reports_a_broken_diagnosis_instead_of_raising():
 
 # ---------------------------------------------------------------- the catalogue itself
 def test_variant_names_are_unique_and_documented():
+    for name in lstmspec.shipped_names():
+        expand(lstmspec.load_spec(name))
     names = VARIANTS.names()
     assert len({n.lower() for n in names}) == len(names)
     assert all(VARIANTS.get(n).doc and VARIANTS.get(n).family for n in names)

@@ -7,12 +7,14 @@
 
 The catalogue (``VARIANTS``) is data: each entry is the spec's own reference
 with one deviation (``variant``), registered by ``catalogue``,
-``conv_catalogue`` (convolutions and their masks) and ``grid_catalogue`` (grid
-recurrences); ``engine`` runs it and decides what matches.
+``blocks_catalogue`` (gate order, peepholes), ``conv_catalogue``
+(convolutions and their masks), ``grid_catalogue`` (grid recurrences) and
+``transform_catalogue`` (input transforms); ``engine`` runs it and decides
+what matches.
 """
 from __future__ import annotations
 
-from . import catalogue, conv_catalogue, grid_catalogue  # noqa: F401 - importing registers the entries
+from . import blocks_catalogue, catalogue, conv_catalogue, grid_catalogue, transform_catalogue  # noqa: F401 - importing registers the entries
 from .engine import Diagnosis, describe_failure, diagnose
 from .variant import VARIANTS, Inputs, Variant
 

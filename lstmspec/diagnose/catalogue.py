@@ -1,14 +1,17 @@
-"""The catalogue of known deviations that need no convolution: gates, activations,
-biases, weights, peepholes, states, time, cell structure and precision (conv ones: ``conv_catalogue``).
+"""The catalogue of known deviations of the recurrence itself: states, activations, biases, time,
+weights, cell structure and precision (gate order and peepholes: ``blocks_catalogue``; convolutions:
+``conv_catalogue``; grids: ``grid_catalogue``; input transforms: ``transform_catalogue``).
 
-Every entry is registered once, in the order of its family's rank; the
+Gates, states and the forget, input and cell-state roles are read from the spec (its ``[gates]``,
+``[states]`` and equations), never assumed to be i, f, g, o and h, c: entries whose names spell a
+spec's own names ("initial h ignored") are made per spec (``per_spec``). Every entry is registered
+once, in the order of its family's rank; the
 engine tries low ranks first (cheap parameter edits that are common porting
 bugs before step-by-step re-runs). Names are written to complete
 "matches <spec> with ...".
 """
 from __future__ import annotations
 
-from itertools import permutations
 from typing import Any
 
 import numpy as np
@@ -21,8 +24,6 @@ from .variant import Inputs, Result, per_spec, register, stepwise
 
 #: Activations tried as replacements (relu is left out: no LSTM implementation uses it by mistake).
 SWAPS = ("sigmoid", "tanh", "hard_sigmoid", "hard_sigmoid_keras2", "linear")
-#: Gate-order permutations are tried for specs with at most this many gates (4! = 24 orders; 5 gates would be 120).
-MAX_PERMUTED_GATES = 4
 
 
 def _sequence_states(spec: Spec) -> tuple[str, ...]:
@@ -64,99 +65,14 @@ def _state_entries(spec: Spec):
                lambda inp, s=s: len(inp.state) > 1 and _nonzero_state(inp, s),
                lambda inp, s=s: _zero_state(inp, s))
     if len(states) == 2:
-        a, b = states
+        # the output's state first (h, c), whatever order the spec declares them in: one name per deviation
+        a, b = sorted(states, key=lambda s: s != anatomy(spec).output_state)
         yield (f"initial {a} and {b} swapped", "state", 12,
                f"The initial state is passed as ({b}0, {a}0) instead of ({a}0, {b}0).",
                lambda inp: _two_states(inp, a, b), lambda inp: inp.but(state={a: inp.state[b], b: inp.state[a]}).reference())
         yield (f"final {a} and {b} swapped", "state", 12,
                f"The final state is returned as ({b}_T, {a}_T) instead of ({a}_T, {b}_T).",
                lambda inp: _two_states(inp, a, b), lambda inp: _final_swapped(inp, a, b))
-
-
-# ------------------------------------------------------------------ gate order
-def _gate_blocks_apply(inp: Inputs, order: tuple[str, ...]) -> bool:
-    """The spec has these gates, and each role (W, U, b) has one same-shaped parameter per gate."""
-    a = inp.anatomy
-    if set(a.gates) != set(order) or a.gates == order or not a.roles:
-        return False
-    for by_gate in a.roles.values():
-        if set(by_gate) != set(a.gates) or len({inp.params[p].shape for p in by_gate.values()}) != 1:
-            return False
-    return True
-
-
-def _permute_gates(inp: Inputs, order: tuple[str, ...]) -> Result:
-    # Block k of the spec's order (a.gates) drives gate order[k]: what a kernel
-    # reading concatenated weights in its own gate order computes.
-    a = inp.anatomy
-    params = {by_gate[gate]: inp.params[by_gate[block]]
-              for by_gate in a.roles.values() for block, gate in zip(a.gates, order)}
-    return inp.but(params=params).reference()
-
-
-def _layout_orders(inp: Inputs) -> dict[tuple[str, ...], list[str]]:
-    """Gate order -> the spec's layouts that stack the gate blocks in that order (read from each layout's
-    first tensor holding one parameter per gate), the spec's own order included."""
-    a = inp.anatomy
-    gate_of = {p: g for by_gate in a.roles.values() for g, p in by_gate.items()}
-    out: dict[tuple[str, ...], list[str]] = {}
-    for name in inp.spec.layouts:
-        for tensor in inp.spec.layout(name).tensors:
-            gates = tuple(gate_of.get(seg.param) for seg in tensor.segments)
-            if len(gates) == len(a.gates) and set(gates) == set(a.gates):
-                out.setdefault(gates, []).append(name)  # type: ignore[arg-type]
-                break
-    return out
-
-
-def _label(layouts: list[str]) -> str:
-    """Layout names as one label, variants of one framework once: keras, torch, torch_cell -> keras/torch."""
-    families = list(dict.fromkeys(n.split("_")[0] for n in layouts))
-    return "/".join(families)
-
-
-def _layout_story(inp: Inputs, order: tuple[str, ...]) -> str:
-    """'weights in onnx gate order (i, o, f, g) read in keras/torch order (i, f, g, o)' when reading blocks
-    stacked in one known order as if they were in another is exactly this permutation, else ''.
-
-    Blocks stored in order A and read as order B: the parameters of gate A[k] drive gate B[k]; as a
-    permutation of the spec's order (``order``: the spec's gate j's parameters drive gate order[j]).
-    """
-    canon = inp.anatomy.gates
-    orders = _layout_orders(inp)
-    labels = {o: _label(names) for o, names in orders.items()}
-    labels.setdefault(canon, "the spec's")
-    for stored, read in permutations(labels, 2):
-        drives = dict(zip(stored, read))
-        if tuple(drives[g] for g in canon) == order:
-            return (f"weights in {labels[stored]} gate order ({', '.join(stored)}) read in {labels[read]} order "
-                    f"({', '.join(read)})")
-    return ""
-
-
-def _gate_order_note(inp: Inputs, order: tuple[str, ...]) -> str:
-    story, moved = _layout_story(inp, order), _moved(inp.anatomy.gates, order, "parameters")
-    return f"{story}: {moved}" if story else moved
-
-
-def _moved(canon: tuple[str, ...], order: tuple[str, ...], what: str) -> str:
-    moved = [(b, g) for b, g in zip(canon, order) if b != g]
-    return (f"the spec's {', '.join(b for b, _ in moved)} {what} drive gates {', '.join(g for _, g in moved)}")
-
-
-@per_spec
-def _gate_order_entries(spec: Spec):
-    gates = tuple(spec.gates)
-    for order in permutations(gates) if 1 < len(gates) <= MAX_PERMUTED_GATES else ():
-        if order == gates:
-            continue  # the spec's own order
-        yield (f"gate order {','.join(order)}", "gate order", 20,
-               "The implementation reads the parameter blocks, laid out in the spec's gate order, as if they were "
-               "in this order: block k drives gate order[k] (a kernel written for ONNX's i,o,f,g given "
-               "Keras/PyTorch-ordered weights is 'gate order i,o,f,g').",
-               lambda inp, o=order: _gate_blocks_apply(inp, o),
-               lambda inp, o=order: _permute_gates(inp, o),
-               lambda inp, o=order: _gate_order_note(inp, o))
 
 
 # ------------------------------------------------------------------ activations
@@ -404,60 +320,6 @@ for _role, _what in (("recurrent", "recurrent"), ("input", "input")):
              lambda inp, r=_role: inp.but(params={p: np.swapaxes(inp.params[p], -1, -2) for p in _weights(inp, r)}).reference())
 
 
-# ------------------------------------------------------------------ peepholes
-def _peephole_gates(inp: Inputs) -> tuple[str, ...]:
-    a = inp.anatomy
-    return tuple(g for g in a.gates if g in a.peepholes)
-
-
-def _permute_peepholes(inp: Inputs, order: tuple[str, ...]) -> Result:
-    a, canon = inp.anatomy, _peephole_gates(inp)
-    params = {a.peepholes[gate].param: inp.params[a.peepholes[block].param] for block, gate in zip(canon, order)}
-    return inp.but(params=params).reference()
-
-
-def _peephole_on_new_cell(inp: Inputs) -> Any:
-    """The one peephole that reads a state's new value (ONNX's output gate on c_t), or None."""
-    found = [p for p in inp.anatomy.peepholes.values() if p.reads not in inp.spec.states]
-    return found[0] if len(found) == 1 else None
-
-
-def _output_peephole_on_previous(inp: Inputs) -> Result:
-    a = inp.anatomy
-    peep = _peephole_on_new_cell(inp)
-    state = next(s for s, d in inp.spec.states.items() if d.next == peep.reads)
-    node = rewrite(inp.spec.equations[peep.gate].node, swap_node(Name(peep.reads), Name(state)))
-    return inp.reference(a.edit(inp.spec, "output-gate peephole on the previous cell state", {peep.gate: node}))
-
-
-register("no peepholes", "peephole", 80, "The peephole terms are left out (every peephole weight zero).",
-         lambda inp: bool(inp.anatomy.peepholes),
-         lambda inp: inp.but(params={p.param: np.zeros_like(inp.params[p.param])
-                                     for p in inp.anatomy.peepholes.values()}).reference())
-register("output-gate peephole on c_{t-1} instead of c_t", "peephole", 81,
-         "The output gate's peephole looks at the previous cell state, like the input and forget gates, "
-         "instead of the new one.",
-         lambda inp: _peephole_on_new_cell(inp) is not None, _output_peephole_on_previous)
-
-
-@per_spec
-def _peephole_entries(spec: Spec):
-    a = anatomy(spec)
-    peeped = tuple(g for g in a.gates if g in a.peepholes)
-    for gate in peeped if len(peeped) > 1 else ():
-        yield (f"no peephole on gate {gate}", "peephole", 81, f"Gate {gate} leaves out its peephole term.",
-               lambda inp, g=gate: g in inp.anatomy.peepholes and len(inp.anatomy.peepholes) > 1,
-               lambda inp, g=gate: inp.but(params={inp.anatomy.peepholes[g].param:
-                                                   np.zeros_like(inp.params[inp.anatomy.peepholes[g].param])}).reference())
-    for order in list(permutations(peeped))[1:] if 1 < len(peeped) <= MAX_PERMUTED_GATES else ():
-        yield (f"peephole order {','.join(order)}", "peephole", 82,
-               "The peephole weights, laid out in the spec's gate order, are read in this order (ONNX stores P as "
-               "i,o,f).",
-               lambda inp, o=order, p=peeped: _peephole_gates(inp) == p,
-               lambda inp, o=order: _permute_peepholes(inp, o),
-               lambda inp, o=order: _moved(_peephole_gates(inp), o, "peepholes"))
-
-
 # ------------------------------------------------------------------ cell structure
 def _cell_gates(inp: Inputs) -> tuple[str, str] | None:
     """(forget gate, input gate) of a sequence spec, read from its cell state's update ``f * c + i * g``:
@@ -547,62 +409,6 @@ register("output gate outside the cell activation (h = o * act(c), the usual LST
          "LSTM of Theis & Bethge), the usual LSTM's h = o * act(c) is computed.",
          lambda inp: _gate_inside(inp) is not None, _gate_outside)
 
-
-# ------------------------------------------------------------------ transforms (an image read as a sequence)
-def _flattened(inp: Inputs) -> tuple[int, int, list[str]] | None:
-    """(length, channels, weights) when a transform's last axis flattens (length, channels) of an input
-    with channels > 1 on its last axis, and these weights multiply the transform's output as it is."""
-    spec = inp.spec
-    for t in spec.transforms.values():
-        if t.source not in spec.inputs:
-            continue
-        channels = int(inp.x.shape[-1])
-        weights = {n.right.id for eq in spec.gates if eq in spec.equations for n in spec.equations[eq].node.walk()
-                   if isinstance(n, BinOp) and n.op == "@" and n.left == Name(t.name) and isinstance(n.right, Name)
-                   and n.right.id in spec.params}
-        features = {inp.params[w].shape[0] for w in weights}
-        if channels > 1 and len(features) == 1:
-            (f,) = features
-            if f % channels == 0 and f // channels > 1:
-                return f // channels, channels, sorted(weights)
-    return None
-
-
-def _channels_major(inp: Inputs) -> Result:
-    # The kernel's feature c*L + j holds what the spec's feature j*C + c holds, so its x @ W is the
-    # spec's x @ W' with W'[j*C + c] = W[c*L + j]: the rows of every input weight permuted.
-    found = _flattened(inp)
-    assert found is not None
-    length, channels, weights = found
-    params = {}
-    for w in weights:
-        v = inp.params[w]
-        params[w] = v.reshape((channels, length) + v.shape[1:]).swapaxes(0, 1).reshape(v.shape)
-    return inp.but(params=params).reference()
-
-
-def _int_options(inp: Inputs) -> dict[str, int]:
-    """Int attributes that a transform's options name, where they are not 1."""
-    out = {}
-    for t in inp.spec.transforms.values():
-        for _key, value in t.options:
-            attr = inp.spec.attributes.get(value) if isinstance(value, str) else None
-            if attr is not None and attr.type == "int" and int(inp.attrs[value]) != 1:
-                out[value] = int(inp.attrs[value])
-    return out
-
-
-register("each step's features flattened channels-major ((channels, length), not (length, channels))", "transform", 57,
-         "A transform flattens each step's pixels with the channels fastest; the kernel flattens them channels "
-         "first (view(B, -1) of a channels-first row), so every input weight reads the features permuted.",
-         lambda inp: _flattened(inp) is not None, _channels_major,
-         note=lambda inp: "{} pixels x {} channels".format(*_flattened(inp)[:2]))  # type: ignore[index]
-register("the input transform's integer option ignored (1 used)", "transform", 57,
-         "An int attribute of the transform (row_lstm's step, the spatial LSTM's radius) is not read: every row "
-         "is taken, or the smallest neighbourhood; shown where the shapes still fit (the sequence is longer).",
-         lambda inp: bool(_int_options(inp)),
-         lambda inp: inp.but(attrs={k: 1 for k in _int_options(inp)}).reference(),
-         note=lambda inp: ", ".join(f"{k}={v} read as 1" for k, v in _int_options(inp).items()))
 
 # ------------------------------------------------------------------ step by step
 def _round_float16(a: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ from ..check.compare import scaled_error
 from ..check.oracle import CaseData, Expected
 from ..check.precision import MANTISSA, Precision
 from ..errors import ConfigError
+from ..expr.dims import Sym
 from ..reference.binding import leading_axes
 from ..reference.data_format import data_format, shape_in, to_format
 from .catalogue import ROUNDINGS
@@ -44,6 +45,7 @@ class Diagnosis:
     note: str = ""  # what the name means on this spec
     quantity: str = ""  # worst quantity of a match, or the first diverging one
     step: int | None = None  # first diverging step of y (no match)
+    cell: tuple[int, ...] | None = None  # grid specs: the first diverging cell of y in scan order (no match)
     error: float = 0.0
     bound: float = 0.0
     tried: int = 0  # variants that applied and were run
@@ -65,6 +67,8 @@ class _Quantity:
     expected: np.ndarray
     bound: float
     time_axis: int | None
+    cells: tuple[tuple[int, ...], ...] = ()  # grid y: the positions of its cells in scan order
+    cell_axes: tuple[int, ...] = ()  # grid y: the axes those positions index
 
 
 def diagnose(spec: Any, data: CaseData, y: Any, final: Mapping[str, Any], expected: Expected, precision: Precision,
@@ -121,10 +125,13 @@ def diagnose(spec: Any, data: CaseData, y: Any, final: Mapping[str, Any], expect
         text = (f"matches {spec.name} with {variant.name}" + (f" ({note})" if note else "")
                 + f": {names} within the bound (worst {worst.name}: error {error:.2g} <= bound {worst.bound:.2g})"
                 + (f"; also matches: {'; '.join(also)}" if also else ""))
-        return Diagnosis(text, variant.name, note, worst.name, None, error, worst.bound, tried, seconds, complete,
-                         crashed, also)
+        return Diagnosis(text, variant.name, note, worst.name, None, None, error, worst.bound, tried, seconds,
+                         complete, crashed, also)
     q, step, error = diverging
+    cell = q.cells[step] if q.cells and step is not None else None
     where = f"{q.name} at step {step}" if step is not None else q.name
+    if cell is not None:
+        where = f"{q.name} at cell {_cell_words(spec, cell)}, cell {step + 1} of {len(q.cells)} {_scan_words(data)}"
     what = "NaN or Inf" if not np.isfinite(error) else (
         f"shape {q.actual.shape}, but the spec says {q.expected.shape}" if q.actual.shape != q.expected.shape
         else f"error {error:.2g} > bound {q.bound:.2g}")
@@ -139,8 +146,8 @@ def diagnose(spec: Any, data: CaseData, y: Any, final: Mapping[str, Any], expect
     stored = _stored_in(quantities, precision)
     if stored is not None:
         text += f"; {stored[1]}"
-    return Diagnosis(text, None, "", q.name, step, error, q.bound, tried, seconds, complete, crashed,
-                     stored_in=stored[0] if stored is not None else {})
+    return Diagnosis(text, None, "", q.name, None if cell is not None else step, cell, error, q.bound, tried,
+                     seconds, complete, crashed, stored_in=stored[0] if stored is not None else {})
 
 
 def axis_names(data: CaseData, key: str) -> list[str]:
@@ -252,7 +259,9 @@ def _quantities(data: CaseData, y: Any, final: Mapping[str, Any], expected: Expe
     y_ref, y_yard, axis = expected.y, yard.y, data.time_axis
     if not data.return_sequences:
         y_ref, y_yard, axis = data.last_step(y_ref), data.last_step(y_yard), None
-    out = [_Quantity("y", "y", np.asarray(y, dtype=np.float64), y_ref, bound(y_ref, y_yard), axis)]
+    grid = data.spec.is_grid and data.return_sequences
+    out = [_Quantity("y", "y", np.asarray(y, dtype=np.float64), y_ref, bound(y_ref, y_yard), axis,
+                     _scan_cells(data, y_ref) if grid else (), tuple(_grid_axes(data.spec)) if grid else ())]
     for name, ref in expected.final.items():
         if name in final:
             out.append(_Quantity(f"{name}_T", name, np.asarray(final[name], dtype=np.float64), ref,
@@ -268,7 +277,17 @@ def _first_divergence(quantities: list[_Quantity]) -> tuple[_Quantity, int | Non
         if error <= q.bound:
             continue
         step = None
-        if q.time_axis is not None and q.actual.ndim > q.time_axis:
+        if q.cells:
+            scale = max(float(np.max(np.abs(q.expected))), np.finfo(np.float64).tiny)
+            for k, cell in enumerate(q.cells):
+                index = [slice(None)] * q.actual.ndim
+                for axis, i in zip(q.cell_axes, cell):
+                    index[axis] = i
+                a, e = q.actual[tuple(index)], q.expected[tuple(index)]
+                if not np.all(np.isfinite(a)) or float(np.max(np.abs(a - e))) / scale > q.bound:
+                    step = k
+                    break
+        elif q.time_axis is not None and q.actual.ndim > q.time_axis:
             scale = max(float(np.max(np.abs(q.expected))), np.finfo(np.float64).tiny)
             for t in range(q.actual.shape[q.time_axis]):
                 a, e = np.take(q.actual, t, axis=q.time_axis), np.take(q.expected, t, axis=q.time_axis)
@@ -277,6 +296,34 @@ def _first_divergence(quantities: list[_Quantity]) -> tuple[_Quantity, int | Non
                     break
         return q, step, error
     return None
+
+
+def _grid_axes(spec: Any) -> list[int]:
+    """Positions of the grid axes in the output ``y``."""
+    return [spec.first_output.shape.index(Sym(a)) for a in spec.recurrence.axes]
+
+
+def _scan_cells(data: CaseData, y: np.ndarray) -> tuple[tuple[int, ...], ...]:
+    """Every cell of a grid output in the order the recurrence computes them: row-major along the
+    scanned axes, each from the end its direction starts at (image coordinates)."""
+    from itertools import product
+
+    spec = data.spec
+    sizes = [y.shape[a] for a in _grid_axes(spec)]
+    signs = spec.recurrence.signs(data.attrs)
+    return tuple(tuple(s - 1 - p if sign < 0 else p for p, s, sign in zip(pos, sizes, signs))
+                 for pos in product(*(range(s) for s in sizes)))
+
+
+def _cell_words(spec: Any, cell: tuple[int, ...]) -> str:
+    return "(" + ", ".join(f"{axis} {i}" for axis, i in zip(spec.recurrence.axes, cell)) + ")"
+
+
+def _scan_words(data: CaseData) -> str:
+    direction = data.spec.recurrence.direction
+    if direction is None:
+        return "in scan order"
+    return f"in the {data.attrs.get(direction)} scan"
 
 
 def _run(variant: Variant, inp: Inputs, data: CaseData, crashed: list[str]) -> Result | None:

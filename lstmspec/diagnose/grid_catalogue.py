@@ -221,3 +221,45 @@ for _axis in (0, 1):
              lambda inp, a=_axis: bool(_edge_preds(inp, a)) and _cells(inp, a) > 1,
              lambda inp, a=_axis: _first_edge(inp, a),
              note=lambda inp, a=_axis: ", ".join(p.boundary for p in _edge_preds(inp, a)))
+
+
+# ------------------------------------------------------------------ state not carried
+def _slices_apply(inp: Inputs, axis: int) -> bool:
+    spec = inp.spec
+    return (spec.is_grid and len(spec.recurrence.axes) == 2 and not spec.transforms
+            and any(p.axis == axis for p in spec.predecessors.values()) and _cells(inp, axis) > 1)
+
+
+def _not_carried(inp: Inputs, axis: int) -> Result:
+    # A kernel that never passes the state on along one axis computes every slice across that axis
+    # (every row, for the rows axis) as if it were the first: the reference run on each slice alone,
+    # each reading the boundary along the axis in full and its own part of the other boundaries.
+    spec = inp.spec
+    x_pos = spec.first_input.shape.index(Sym(spec.recurrence.axes[axis]))
+    y_pos = spec.first_output.shape.index(Sym(spec.recurrence.axes[axis]))
+    n = _cells(inp, axis)
+    ys, finals = [], []
+    for k in range(n):
+        state = {p.boundary: inp.state[p.boundary] if p.axis == axis else inp.state[p.boundary][:, k:k + 1]
+                 for p in spec.predecessors.values()}
+        y, final = replace(inp, x=np.take(inp.x, [k], axis=x_pos), state=state).reference()
+        ys.append(y)
+        finals.append(final)
+    last = n - 1 if spec.recurrence.signs(inp.attrs)[axis] > 0 else 0  # the slice scanned last
+    final = {p.boundary: finals[last][p.boundary] if p.axis == axis
+             else np.concatenate([f[p.boundary] for f in finals], axis=1) for p in spec.predecessors.values()}
+    return np.concatenate(ys, axis=y_pos), final
+
+
+def _not_carried_note(inp: Inputs, axis: int) -> str:
+    preds = [p for p in inp.spec.predecessors.values() if p.axis == axis]
+    return f"{', '.join(p.name for p in preds)} read {', '.join(p.boundary for p in preds)} at every cell"
+
+
+for _axis in (0, 1):
+    register(f"state not carried along the {ORDINAL[_axis]} grid axis (every cell reads the boundary)", "grid", 90,
+             f"The predecessors along the {ORDINAL[_axis]} grid axis are never the neighbouring cell's states: "
+             "every cell reads the boundary (the initial state) there, as if each row (column) were the first "
+             "scanned; the state is still carried along the other axis.",
+             lambda inp, a=_axis: _slices_apply(inp, a), lambda inp, a=_axis: _not_carried(inp, a),
+             note=lambda inp, a=_axis: _not_carried_note(inp, a))

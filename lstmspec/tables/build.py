@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..expr.dims import Div, Prod, Shape, Sum, Sym, dim_aliases, evaluate_shape, render_shape
+from ..expr.dims import Div, Prod, Shape, Sum, dim_aliases, evaluate_shape, render_shape
 from ..expr.functions import FUNCTIONS
 from ..expr.ir import Call
 from ..expr.shapes import ShapeInference

@@ -194,6 +194,21 @@ def recurrent_conv_with_input_padding(x, state, params, config):
                         recurrent_conv=lambda h, u: conv2d_cl(h, u, config["padding"]))
 
 
+def state_reset_every_step(x, state, params, config):
+    """The state is re-read from the arguments inside the time loop: every frame starts from h0, c0."""
+    act, rec = activations(config)
+    W, U, b = gate_stack(params, "W"), gate_stack(params, "U"), gate_stack(params, "b")
+    ys = []
+    for t in range(x.shape[1]):
+        h, c = state["h"], state["c"]  # meant to be set once, before the loop
+        z = conv2d_cl(x[:, t], W, config["padding"], config["strides"], config["dilation"]) + conv2d_cl(h, U) + b
+        i, f, g, o = z.chunk(4, dim=-1)
+        c = rec(f) * c + rec(i) * act(g)
+        h = rec(o) * act(c)
+        ys.append(h)
+    return torch.stack(ys, dim=1), {"h": h, "c": c}
+
+
 def dilation_ignored(x, state, params, config):
     """dilation_rate accepted and never passed to the conv."""
     return run_convlstm(x, state, params, config,
@@ -342,5 +357,5 @@ WRONG = [
     kernel_reshaped_not_permuted, recurrent_kernel_in_out_swapped, gate_split_ifog_community, bias_in_both_convs,
     frames_reshaped_time_major, steps_counted_from_batch_axis, same_pads_from_rows_for_both_axes,
     channels_first_declared_but_ignored, initial_state_zeros_of_input_size,
-    strides_first_axis_only, dilation_first_axis_only, same_pads_from_kernel_rows,
+    strides_first_axis_only, dilation_first_axis_only, same_pads_from_kernel_rows, state_reset_every_step,
 ]

@@ -179,6 +179,28 @@ def gate_order_onnx_iofg(x, state, params, config):
     return _directed(loop, x, state, params, config)
 
 
+def onnx_weights_read_in_torch_order(x, state, params, config):
+    """Given ONNX's tensors (lstmspec_layout="onnx": W, R, B in gate order i, o, f, c), splits the gates as
+    PyTorch's i, f, g, o (code ported from torch.nn.LSTM, weights exported from ONNX)."""
+    act, rec = activations(config)
+    w, r = params["W"][0], params["R"][0]
+    wb, rb = params["B"][0].chunk(2)
+
+    def loop(x, h, c, params, config):
+        ys = []
+        for t in range(x.shape[1]):
+            i, f, g, o = (F.linear(x[:, t], w, wb) + F.linear(h, r, rb)).chunk(4, dim=-1)
+            c = rec(f) * c + rec(i) * act(g)
+            h = rec(o) * act(c)
+            ys.append(h)
+        return torch.stack(ys, dim=1), h, c
+
+    return _directed(loop, x, state, params, config)
+
+
+onnx_weights_read_in_torch_order.lstmspec_layout = "onnx"
+
+
 def forget_bias_plus_one(x, state, params, config):
     """TF1 LSTMCell's forget_bias=1.0 added on top of a bias that was loaded from a trained model."""
     shifted = dict(params, b_f=params["b_f"] + 1.0)
@@ -485,7 +507,7 @@ squeeze_drops_batch_of_one.lstmspec_supports = nn_lstm_batch_first_missing.lstms
 CORRECT = [stacked_weights, hx_concat_single_matmul, nn_lstm_inside, numpy_sigmoid_via_tanh, torch_layout_two_biases]
 
 WRONG = [
-    gate_order_onnx_iofg, forget_bias_plus_one, torch_bias_hh_dropped, keras_bias_counted_twice,
+    gate_order_onnx_iofg, onnx_weights_read_in_torch_order, forget_bias_plus_one, torch_bias_hh_dropped, keras_bias_counted_twice,
     h_c_swapped_in_final_state, state_reset_every_step, initial_state_ignored, last_output_broadcast,
     reverse_in_processing_order, reverse_final_state_from_last_position, hard_sigmoid_for_sigmoid,
     no_activation_on_cell_output, transposed_recurrent_kernel, cell_state_in_float16, outputs_shifted_by_one_step,
