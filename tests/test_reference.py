@@ -313,3 +313,44 @@ def test_one_spec_object_runs_different_sizes_in_a_row(name, first, second):
         x, state = spec.random_inputs({}, 1, **dims)
         y, _ = spec.reference(x, state, params)
         assert y.shape[-1] == next(iter(dims.values()))
+
+
+# ---------------------------------------------------------------- data formats, the program cache
+def test_one_data_format_rule_for_arrays_and_shapes():
+    from lstmspec.reference.data_format import from_format, leading_axes, shape_in, to_format
+
+    spec = lstmspec.load_spec("convlstm2d")
+    x = np.arange(2 * 3 * 7 * 6 * 4).reshape(2, 3, 7, 6, 4)
+    lead = leading_axes(spec, spec.first_input.shape)
+    assert lead == 2 and to_format(x, lead, "channels_first").shape == (2, 3, 4, 7, 6)
+    assert np.array_equal(from_format(to_format(x, lead, "channels_first"), lead, "channels_first"), x)
+    assert to_format(x, lead, "channels_last") is x
+    names = [d.render() for d in spec.first_input.shape]
+    assert shape_in(names, lead, "channels_first") == ("batch", "time", "channels", "rows", "cols")
+    # parameters (no leading axes) and tensors without spatial axes keep their layout
+    assert shape_in(["kernel_rows", "kernel_cols", "channels", "filters"], 0, "channels_first")[-1] == "filters"
+    assert to_format(np.zeros((2, 5)), 1, "channels_first").shape == (2, 5)
+
+
+def test_programs_are_compiled_once_per_spec_object_and_kept_off_the_spec():
+    import dataclasses
+    import gc
+
+    from lstmspec.reference import program
+
+    spec = lstmspec.load_spec("lstm")
+    params = spec.random_params(None, 0)
+    x, state = spec.random_inputs(None, 1)
+    program.programs_of(spec).clear()
+    spec.reference(x, state, params)
+    first = dict(program.programs_of(spec))
+    spec.reference(x, state, params)
+    assert program.programs_of(spec) == first and len(first) == 1
+    assert not any(f.name.startswith("_") for f in dataclasses.fields(spec)), "the Spec holds no cache"
+    edited = dataclasses.replace(spec, title="edited copy")
+    edited.reference(x, state, params)
+    assert set(map(id, program.programs_of(edited).values())).isdisjoint(map(id, first.values()))
+    key = id(edited)
+    del edited
+    gc.collect()
+    assert key not in program._PROGRAMS

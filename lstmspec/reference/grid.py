@@ -66,7 +66,8 @@ class _Layout:
         self.signs = spec.recurrence.signs(attrs)
         (self.input_name, decl), = spec.core_inputs().items()
         self.in_pos = [decl.shape.index(Sym(a)) for a in self.axes]
-        (self.output_name, out_decl), = list(spec.outputs.items())[:1]
+        out_decl = spec.first_output
+        self.output_name = out_decl.name
         self.out_pos = [out_decl.shape.index(Sym(a)) for a in self.axes]
         self.step_of = out_decl.step
         self.preds = list(spec.predecessors.values())

@@ -82,7 +82,8 @@ class _SumGroup:
 
 class Program:
     def __init__(self, spec: Spec, attrs: Mapping[str, Any], backend: Backend) -> None:
-        self.spec = spec
+        # weak: the cache (programs_of) holds programs while their Spec lives, and must not keep it alive
+        self._spec = weakref.ref(spec)
         self.attrs = dict(attrs)
         self.be = backend
         self.states = spec.recurrent_names()  # names whose value comes from an earlier step (or cell)
@@ -104,6 +105,12 @@ class Program:
             if names & (self.inputs | self.varying):
                 self.varying.add(name)
             self.steps.append((name, self.compile(node, "step")))
+
+    @property
+    def spec(self) -> Spec:
+        spec = self._spec()
+        assert spec is not None, "a program runs only while its spec lives (program_for is given the spec)"
+        return spec
 
     # -------------------------------------------------------------- analysis
     def is_dynamic(self, node: Node) -> bool:
