@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 _LAZY = {  # heavy or optional pieces, imported on first use so `import lstmspec` stays light
     "assert_conforms": ("lstmspec.api", "assert_conforms"),
     "check_kernel": ("lstmspec.api", "check_kernel"),
+    "conformance_tests": ("lstmspec.pytest_plugin", "conformance_tests"),
     "kernel": ("lstmspec.kernels.protocol", "kernel"),
     "strategies": ("lstmspec.strategies", None),
 }
@@ -44,6 +45,7 @@ __all__ = [
     "__version__",
     "assert_conforms",
     "check_kernel",
+    "conformance_tests",
     "kernel",
     "strategies",
 ]

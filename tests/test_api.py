@@ -5,6 +5,9 @@ loop with the input and forget gates swapped.
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 import lstmspec
@@ -22,15 +25,18 @@ def test_a_correct_kernel_conforms_and_every_result_is_returned():
                                   "(defaults, one timestep, batch of one, zero state)")
 
 
-def test_a_kernel_with_swapped_gates_raises_the_failure_report():
+def test_a_kernel_with_swapped_gates_raises_the_failure_report_led_by_the_diagnosis(tmp_path):
     with pytest.raises(AssertionError) as err:
-        lstmspec.assert_conforms(input_and_forget_gates_swapped, "lstm", dtypes=("float64",))
+        lstmspec.assert_conforms(input_and_forget_gates_swapped, "lstm", dtypes=("float64",), replay_from=tmp_path)
     report = str(err.value)
-    assert report.startswith("kernel does not conform to the spec:\n")
-    assert "FAIL  lstm | input_and_forget_gates_swapped | cpu float64" in report
-    assert "first over the bound at step 0" in report
-    assert "gate order f,i,g,o" in report, "the diagnosis did not name the swap"
-    assert "replay: lstmspec check" in report and "--case batch=" in report
+    first = report.splitlines()[0]
+    assert first.startswith("input_and_forget_gates_swapped does not conform to lstm: "), first
+    assert " cases failed; first (float64, direction=forward): diagnosis: matches lstm with gate order f,i,g,o" in first
+    assert "\n  case: lstm | input_and_forget_gates_swapped | cpu float64 | " in report
+    assert "first over the bound at step 0" in report and "\n  worst element: " in report
+    kernels = Path(input_and_forget_gates_swapped.__code__.co_filename)
+    ref = f"{Path(os.path.relpath(kernels, tmp_path)).as_posix()}:input_and_forget_gates_swapped"
+    assert f"  replay: lstmspec check lstm --kernel {ref} --device cpu --dtype float64 --seed 0 --case batch=" in report
 
 
 def test_a_kernel_whose_every_case_is_skipped_does_not_conform():

@@ -35,10 +35,11 @@ def test_the_fixture_passes_a_conforming_kernel_and_fails_a_wrong_one_with_lstms
     result = _run(pytester)
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
-        "*kernel does not conform to the spec:*",
-        "*FAIL  lstm | input_and_forget_gates_swapped | cpu float64 | *",
-        "*y: error * > bound *, first over the bound at step 0*",
-        "*replay: lstmspec check * --case batch=*",
+        "E * input_and_forget_gates_swapped does not conform to lstm: * cases failed; first (float64, *): "
+        "diagnosis: matches lstm with gate order f,i,g,o*",
+        "E * case: lstm | input_and_forget_gates_swapped | cpu float64 | *",
+        "E * y: error * > bound *, first over the bound at step 0*",
+        "E * replay: lstmspec check lstm --kernel numpy_kernels.py:input_and_forget_gates_swapped * --case batch=*",
     ])
 
 
@@ -55,7 +56,7 @@ def test_command_line_options_set_the_fixtures_defaults(pytester):
 def test_options_given_to_the_fixture_win_over_the_command_line(pytester):
     result = _run(pytester, "-k", "swapped", "--lstmspec-dtypes", "float32")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*FAIL  lstm | input_and_forget_gates_swapped | cpu float64 | *"])
+    result.stdout.fnmatch_lines(["*case: lstm | input_and_forget_gates_swapped | cpu float64 | *"])
     assert "cpu float32" not in result.stdout.str()
 
 

@@ -69,10 +69,11 @@ class CaseResult:
     def failures(self) -> list[Comparison]:
         return [c for c in self.comparisons if not c.passed]
 
-    def replay(self) -> str:
-        """One command that re-runs exactly this case."""
+    def replay(self, *, spec: str | None = None, implementation: str | None = None) -> str:
+        """One command that re-runs exactly this case; ``spec`` and ``implementation`` name them otherwise
+        (a kernel by ``FILE.py:NAME`` relative to where the command will run)."""
         flag = "--kernel" if self.kind == "kernel" else "--framework"
-        parts = ["lstmspec", "check", self.spec_arg or self.spec, flag, self.implementation,
+        parts = ["lstmspec", "check", spec or self.spec_arg or self.spec, flag, implementation or self.implementation,
                  "--device", self.device, "--dtype", self.precision, "--seed", str(self.run_seed),
                  "--case", self.case.key]
         return " ".join(shlex.quote(p) for p in parts)
