@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,8 +20,12 @@ from lstmspec.check.precision import MULTIPLIER, PRECISIONS
 from lstmspec.check.results import ERROR, FAIL, PASS, SKIP, CaseResult, Comparison
 from lstmspec.report import (group_results, render_markdown, render_terminal, to_json, to_junit, totals,
                              write_json, write_report)
+from lstmspec.report.failure import (MESSAGE_CHARS, failure_report, headline, kernel_reference, short_message,
+                                     spec_reference)
 from lstmspec.report.json_report import SCHEMA, VERSION
 from lstmspec.report.summary import format_worst, skip_reasons
+from lstmspec.spec import load_spec
+from lstmspec.spec.catalog import specs_dir
 
 DIMS = (("batch", 2), ("time", 3), ("input", 4), ("units", 5))
 TORCH, TORCH_TBF, KERAS = "torch.nn.LSTM", "torch.nn.LSTM(batch_first=False)", "keras.layers.LSTM"
@@ -298,3 +304,68 @@ def test_any_text_and_any_float_give_parseable_junit_and_strict_json(text, statu
     assert root.get("tests") == "1"
     _strict(json.dumps(to_json([r], {"note": text}), allow_nan=False))
     assert render_markdown([r], {"note": text}) and render_terminal([r]).endswith("s\n")
+
+
+# ------------------------------------------------------------------ failure (lstmspec/report/failure.py)
+def _many(n: int, diagnosis: str = "") -> CaseResult:
+    """A failure over ``n`` quantities, the k-th k times over its bound; the last has the worst element."""
+    comparisons = [value(f"dL/dq{k}", 4.4e-6 * (k + 2)) for k in range(n)]
+    comparisons[-1].worst_index = (1, 0, 3)
+    return result(FAIL, [value("y", 1e-7), *comparisons], c=case("one timestep", time=1), diagnosis=diagnosis)
+
+
+def test_failure_headline_is_the_diagnosis_when_one_matched():
+    r = _many(5, diagnosis="matches lstm with gate order f,i,g,o")
+    assert headline(r) == "diagnosis: matches lstm with gate order f,i,g,o"
+    assert failure_report(r).splitlines()[0] == headline(r)
+
+
+def test_failure_headline_without_diagnosis_is_the_worst_quantity_with_error_bound_and_index():
+    assert headline(_many(5)) == "dL/dq4: error 2.64e-05 > bound 4.4e-06 at index (1, 0, 3) (and 4 more quantities over the bound)"
+    assert headline(FAILED) == "y: error 0.0025 > bound 4.4e-06"
+    assert headline(SHAPE) == "shape of weight_ih_l0: shape (20, 4), but layout torch says (20, 5)"
+    assert headline(INF) == "y: NaN or Inf in the result"
+    assert headline(ERRORED).startswith("ValueError: bad <input>")
+
+
+def test_failure_report_shows_the_case_three_worst_quantities_n_more_the_worst_element_and_replay():
+    lines = failure_report(_many(5)).splitlines()
+    assert lines[1] == "case: lstm | torch.nn.LSTM | cpu float32 | one timestep (batch=2,time=1,input=4,units=5)"
+    assert [line.split(":")[0] for line in lines[2:5]] == ["  dL/dq4", "  dL/dq3", "  dL/dq2"]
+    assert lines[5] == "  2 more over the bound: dL/dq1, dL/dq0"
+    assert lines[6] == "worst element: dL/dq4 at index (1, 0, 3) (error 2.64e-05, bound 4.4e-06)"
+    assert lines[7] == f"replay: {_many(5).replay()}" and len(lines) == 8
+    every = failure_report(_many(5), every=True).splitlines()
+    assert "more over the bound" not in "\n".join(every) and sum(line.startswith("  dL/dq") for line in every) == 5
+
+
+def test_failure_message_for_junit_is_cut_to_200_characters():
+    long = _many(3, diagnosis="matches lstm with " + "x" * 400)
+    assert len(short_message(long)) == MESSAGE_CHARS and short_message(long).endswith("...")
+    assert short_message(FAILED) == headline(FAILED)
+
+
+def module_level_kernel(x, state, params, config):  # noqa: ANN001 - a kernel named by FILE.py:NAME
+    return x, state
+
+
+def test_kernel_reference_names_a_module_level_function_by_its_file_and_refuses_a_closure(tmp_path):
+    here = Path(__file__).resolve()
+    ref, why = kernel_reference(module_level_kernel, here.parent)
+    assert (ref, why) == (f"{here.name}:module_level_kernel", "")
+    ref, _ = kernel_reference(module_level_kernel, tmp_path)
+    assert ref == f"{Path(os.path.relpath(here, tmp_path)).as_posix()}:module_level_kernel"
+
+    def closure(x, state, params, config):  # noqa: ANN001
+        return x, state
+
+    ref, why = kernel_reference(closure, here.parent)
+    assert ref is None and "closure" in why
+
+
+def test_spec_reference_is_a_shipped_specs_name_and_another_specs_relative_path(tmp_path):
+    assert spec_reference(load_spec("lstm"), tmp_path) == "lstm"
+    mine = tmp_path / "specs" / "mine.toml"
+    mine.parent.mkdir()
+    mine.write_text((specs_dir() / "lstm.toml").read_text())
+    assert spec_reference(load_spec(mine), tmp_path) == "specs/mine.toml"
