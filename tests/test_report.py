@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +26,7 @@ from lstmspec.report import (group_results, render_markdown, render_terminal, to
 from lstmspec.report.failure import (MESSAGE_CHARS, failure_report, headline, kernel_reference, short_message,
                                      spec_reference)
 from lstmspec.report.json_report import SCHEMA, VERSION
+from lstmspec.report.junit import classname
 from lstmspec.report.summary import format_worst, skip_reasons
 from lstmspec.spec import load_spec
 from lstmspec.spec.catalog import specs_dir
@@ -369,3 +373,39 @@ def test_spec_reference_is_a_shipped_specs_name_and_another_specs_relative_path(
     mine.parent.mkdir()
     mine.write_text((specs_dir() / "lstm.toml").read_text())
     assert spec_reference(load_spec(mine), tmp_path) == "specs/mine.toml"
+
+
+def test_junit_read_by_junitparser_leads_each_message_with_the_diagnosis_or_worst_quantity_in_200_characters(tmp_path):
+    junitparser = pytest.importorskip("junitparser")
+    long = _many(20, diagnosis="matches lstm with gate order f,i,g,o (the spec's i, f parameters drive gates f, i): "
+                 + "y, h_T, c_T within the bound " * 10)
+    path = tmp_path / "junit.xml"
+    path.write_text(to_junit([long, FAILED, ERRORED, PASSED], META))
+    cases = {(c.classname, c.name): c for suite in junitparser.JUnitXml.fromfile(str(path)) for c in suite}
+    failure = cases[(classname(group_results([long])[0]), long.case.key)].result[0]
+    assert isinstance(failure, junitparser.Failure)
+    assert failure.message.startswith("diagnosis: matches lstm with gate order f,i,g,o") and len(failure.message) == 200
+    assert failure.text == failure_report(long, every=True)  # the body: all 20 quantities and the replay
+    assert "dL/dq0" in failure.text and f"replay: {long.replay()}" in failure.text
+    plain = cases[(classname(group_results([FAILED])[0]), FAILED.case.key)].result[0]
+    assert plain.message == "y: error 0.0025 > bound 4.4e-06"
+    error = cases[(classname(group_results([ERRORED])[0]), ERRORED.case.key)].result[0]
+    assert isinstance(error, junitparser.Error) and error.message.startswith("ValueError: bad <input>")
+
+
+def test_junit_of_a_real_check_of_a_gate_swap_says_the_diagnosis_first(tmp_path):
+    junitparser = pytest.importorskip("junitparser")
+    kernel = Path(__file__).resolve().parent / "numpy_kernels.py"
+    out = tmp_path / "junit.xml"
+    ran = subprocess.run([sys.executable, "-m", "lstmspec", "check", "lstm", "--kernel",
+                          f"{kernel}:input_and_forget_gates_swapped", "--dtype", "float64", "--where", "time=1",
+                          "--junit", str(out)], capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 1, ran.stderr
+    failures = [r for suite in junitparser.JUnitXml.fromfile(str(out)) for c in suite for r in c.result
+                if isinstance(r, junitparser.Failure)]
+    assert failures
+    for failure in failures:
+        assert len(failure.message) <= MESSAGE_CHARS
+        assert failure.message.startswith("diagnosis: matches lstm with gate order f,i,g,o"), failure.message
+        assert "\ncase: lstm | " in failure.text and ":input_and_forget_gates_swapped | cpu float64 | " in failure.text
+        assert "\nreplay: lstmspec check " in failure.text

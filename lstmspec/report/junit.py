@@ -5,8 +5,9 @@ One ``<testsuite>`` per (spec, implementation, device, precision) and one
 follows a configuration across runs. CI tools split ``classname`` on dots into
 a package tree, so each part is reduced to ``[A-Za-z0-9_-]``:
 ``torch.nn.LSTM(batch_first=False)`` becomes ``torch_nn_LSTM_batch_first_False``
-and the class name stays five levels deep. Every failure and error carries the
-command that replays it.
+and the class name stays five levels deep. A failure's ``message`` (what a CI
+page shows first) is its diagnosis or its worst quantity in at most 200
+characters; the body is the whole report with the command that replays it.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..check.results import ERROR, FAIL, SKIP, CaseResult
+from .failure import failure_report, short_message
 from .summary import GroupSummary, group_results, run_seconds, totals
 
 # characters XML 1.0 cannot hold at all, even escaped (exception text may carry them)
@@ -62,14 +64,12 @@ def _meta_properties(meta: Mapping[str, Any]) -> dict[str, Any]:
 def _testcase(suite: ET.Element, group: GroupSummary, r: CaseResult) -> None:
     case = ET.SubElement(suite, "testcase", classname=classname(group), name=xml_text(r.case.key),
                          time=_seconds(r.seconds))
-    replay = f"replay: {r.replay()}"
-    if r.status == FAIL:
-        message = "; ".join(c.describe() for c in r.failures) or "failed"
-        failure = ET.SubElement(case, "failure", message=xml_text(message), type="lstmspec.fail")
-        failure.text = xml_text("\n".join(filter(None, [r.summary_line(), r.diagnosis, replay])))
-    elif r.status == ERROR:
-        error = ET.SubElement(case, "error", message=xml_text(r.reason or "error"), type="lstmspec.error")
-        error.text = xml_text("\n".join(filter(None, [r.summary_line(), r.diagnosis, replay])))
+    if r.status in (FAIL, ERROR):
+        # CI pages show the message first: the diagnosis or the worst quantity, at most 200 characters;
+        # the body is the whole report, every failed quantity included
+        tag = "failure" if r.status == FAIL else "error"
+        element = ET.SubElement(case, tag, message=xml_text(short_message(r)), type=f"lstmspec.{r.status}")
+        element.text = xml_text(failure_report(r, every=True))
     elif r.status == SKIP:
         ET.SubElement(case, "skipped", message=xml_text(r.reason))
 
