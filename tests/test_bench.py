@@ -202,7 +202,7 @@ def test_tiny_bench_writes_json_markdown_and_html(tmp_path, capsys, threads):
                               "--report", str(tmp_path), "-q"], capsys)
     assert code == 0, err
     doc = json.loads(out.read_text())
-    assert doc["schema"] == "lstmspec-bench/1"
+    assert (doc["schema"], doc["version"]) == ("lstmspec-bench", 1)
     meta = doc["meta"]
     assert meta["command"].startswith("lstmspec bench lstm --suite tiny")
     for key in ("python", "numpy", "torch", "tensorflow", "onnxruntime", "cuda", "cudnn"):

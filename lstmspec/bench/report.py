@@ -26,7 +26,8 @@ from ..outputs import atomic_write
 from .plots import Plot
 from .runner import FORWARD, FORWARD_BACKWARD, REFERENCE, BenchRow
 
-SCHEMA = "lstmspec-bench/1"
+SCHEMA = "lstmspec-bench"
+VERSION = 1  # bumped when a field is removed or changes meaning (lstmspec/schemas/bench.json)
 
 
 # ------------------------------------------------------------------ formatting
@@ -510,7 +511,7 @@ def render_terminal(rows: list[BenchRow]) -> str:
 
 # ----------------------------------------------------------------------- files
 def to_json(rows: list[BenchRow], meta: dict[str, Any]) -> dict[str, Any]:
-    return {"schema": SCHEMA, "meta": meta, "rows": [r.to_json() for r in rows]}
+    return {"schema": SCHEMA, "version": VERSION, "meta": meta, "rows": [r.to_json() for r in rows]}
 
 
 def write_json(path: Path, rows: list[BenchRow], meta: dict[str, Any]) -> Path:
@@ -528,5 +529,5 @@ def write_report(directory: Path, rows: list[BenchRow], meta: dict[str, Any], pl
     return [md, page] + written
 
 
-__all__ = ["SCHEMA", "build_document", "to_markdown", "to_html", "render_terminal", "to_json", "write_json",
+__all__ = ["SCHEMA", "VERSION", "build_document", "to_markdown", "to_html", "render_terminal", "to_json", "write_json",
            "write_report", "linear_fit", "fmt_time", "fmt_rate"]

@@ -1,4 +1,5 @@
-"""The machine-readable report: a versioned schema documented in SCHEMA.md next to this file.
+"""The machine-readable report: a versioned schema documented in SCHEMA.md next to this file,
+and checkable with the JSON Schema ``lstmspec/schemas/check.json``.
 
 Strict JSON has no Infinity or NaN, and an implementation that returns NaN
 has an infinite error, so non-finite floats are written as the strings
