@@ -15,7 +15,7 @@ from lstmspec.check.runner import Plan, Target, run_plan  # noqa: E402
 from lstmspec.cli import main  # noqa: E402
 from lstmspec.spec.catalog import resolve_path  # noqa: E402
 
-PROJECTION_ADAPTERS = ["torch.nn.LSTM(proj_size)", "torch.nn.LSTM(proj_size, batch_first=False)"]
+PROJECTION_ADAPTERS = ["torch.nn.LSTM(proj_size)", "torch.nn.LSTM(proj_size)(batch_first=False)"]
 SUPPORTS = {"activation": ("tanh",), "recurrent_activation": ("sigmoid",), "direction": ("forward",)}
 
 

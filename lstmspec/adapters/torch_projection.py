@@ -49,7 +49,7 @@ class NNLSTMProjection(_NNLSTMProjection):
 
 @adapter
 class NNLSTMProjectionTimeFirst(_NNLSTMProjection):
-    name = "torch.nn.LSTM(proj_size, batch_first=False)"
+    name = "torch.nn.LSTM(proj_size)(batch_first=False)"
     on_extending_specs = False
     doc = "torch.nn.LSTM(proj_size=proj) with (time, batch, features) input, one layer; cuDNN on CUDA"
     batch_first = False

@@ -1,0 +1,260 @@
+"""``torch.onnx.export`` -> ONNX Runtime: ``torch.nn.LSTM`` (and with ``proj_size``) as a user ships it to ONNX.
+
+The module is built and loaded exactly as the PyTorch adapters build it
+(``torch.nn.LSTM(batch_first=True)``, weights through the spec's ``torch``
+layout, float32), put in eval mode and exported with its weights as
+initializers; ``x`` (and ``h0``, ``c0`` unless the case starts from zeros) are
+the graph's inputs. An ONNX Runtime CPU ``InferenceSession`` runs the model
+and its outputs are compared with the spec, so what is checked is the
+exporter's translation of the layer: its gate reordering (PyTorch i, f, g, o
+to ONNX i, o, f, c), its bias handling, its layout transposes. Two exporters:
+
+* ``dynamo=False``: the TorchScript exporter; the graph holds one ONNX ``LSTM``
+  node between ``Transpose``/``Squeeze`` nodes. It refuses ``proj_size > 0``
+  ("LSTMs with projections"): those cases are skipped with its message.
+* ``dynamo=True`` (torch 2.13's default): ``torch.export`` then onnxscript; the
+  graph holds one ``LSTM`` node between ``Slice``/``Transpose``/``Reshape`` nodes.
+  With ``proj_size > 0`` it writes a model that ONNX Runtime refuses: a failed
+  case carrying ONNX Runtime's message.
+
+The dynamo exporter runs in a spawned process (see ``export_isolated``: with
+Triton installed it cannot share a process with TensorFlow). An export costs
+0.1-0.3 s (TorchScript) or about 1.5 s (dynamo), so each case's
+model is exported once and cached by (exporter, the loaded module and inputs), for
+``check`` and ``bench`` alike; the dynamo exporter runs the spec's default case
+only (the others are skipped, saying so).
+"""
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import io
+import logging
+import warnings
+from collections import Counter
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..check.oracle import CaseData
+from ..check.precision import PRECISIONS, Precision
+from ..check.results import FAIL
+from .base import FRAMEWORKS, Adapter, Framework, Outcome, Prepared, adapter, as_numpy
+from .torch_layers import Built, NNLSTMBatchFirst, _NNLSTM
+from .torch_projection import NNLSTMProjection
+
+FRAMEWORKS.register("torch.onnx", Framework("torch.onnx", ("torch", "onnx", "onnxscript", "onnxruntime"),
+                                            "pip install 'lstmspec[all]'"))
+
+
+class ExporterRefused(Exception):
+    """The exporter raised for this configuration: a documented refusal, reported as a skip."""
+
+
+class ExportedModelFailed(Exception):
+    """The exporter wrote a model that ONNX Runtime cannot load or run: the case fails with the runtime's message."""
+
+    result_status = FAIL
+
+
+_EXPORTS: dict[tuple[str, ...], bytes | ExporterRefused] = {}
+_CACHE_LIMIT = 64  # exported models kept (a few kB each at check sizes)
+
+
+def _digest(module: Any, inputs: dict[str, Any]) -> str:
+    """What the export depends on: the module's loaded tensors (after the layout) and its example inputs."""
+    h = hashlib.sha256(repr(module).encode())
+    for name, tensor in [*module.state_dict().items(), *sorted(inputs.items())]:
+        h.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode())
+        h.update(np.ascontiguousarray(tensor.detach().numpy()).tobytes())
+    return h.hexdigest()
+
+
+def _first_line(exc: BaseException, limit: int = 240) -> str:
+    """The exception's first line, without the TorchScript exporter's graph dump ("[Caused by ...")."""
+    lines = str(exc).strip().splitlines()
+    text = (lines[0] if lines else "").split(" [Caused by")[0].strip()
+    text = text if len(text) <= limit else text[: limit - 3] + "..."
+    return f"{type(exc).__name__}: {text}".strip()
+
+
+def export(module: Any, args: tuple[Any, ...], dynamo: bool) -> bytes:
+    """The ONNX model of ``module`` called on ``args``; ExporterRefused with the exporter's message."""
+    import torch
+
+    out, err = io.StringIO(), io.StringIO()  # the dynamo exporter prints its progress
+    logger = logging.getLogger("torch.onnx")  # and logs the optional ops it skips (torchvision's)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            warnings.simplefilter("ignore")
+            if dynamo:
+                program = torch.onnx.export(module, args, dynamo=True, verbose=False)
+                return program.model_proto.SerializeToString()
+            buffer = io.BytesIO()
+            torch.onnx.export(module, args, buffer, dynamo=False)
+            return buffer.getvalue()
+    except Exception as exc:  # noqa: BLE001 - each exporter raises its own classes
+        raise ExporterRefused(f"torch.onnx.export(dynamo={dynamo}) refuses: {_first_line(exc)}") from None
+    finally:
+        logger.setLevel(level)
+
+
+_POOL: Any = None  # one spawned process for the dynamo exporter, started on first use
+
+
+def export_isolated(module: Any, args: tuple[Any, ...]) -> bytes:
+    """``export(module, args, dynamo=True)`` in a fresh Python process, reused for every export.
+
+    The dynamo exporter imports Triton when it is installed, and Triton and
+    TensorFlow in one process abort it in LLVM ("Option ... registered more
+    than once"), which no ``except`` can catch. A check that has run a Keras
+    layer has TensorFlow loaded, so the export runs where TensorFlow is not.
+    """
+    global _POOL
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    if _POOL is None:
+        _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        atexit.register(_POOL.shutdown)  # before interpreter teardown, which the pool's own callbacks outlive
+    try:
+        return _POOL.submit(export, module, args, True).result()
+    except BrokenProcessPool:
+        _POOL = None
+        raise ExportedModelFailed("torch.onnx.export(dynamo=True) ended its process (a crash of the exporter)") from None
+
+
+def graph_summary(model: bytes) -> str:
+    """The op types of the exported graph with their counts, e.g. "LSTM, Transpose x2"."""
+    import onnx
+
+    counts = Counter(node.op_type for node in onnx.load_from_string(model).graph.node)
+    return ", ".join(op if n == 1 else f"{op} x{n}" for op, n in sorted(counts.items(), key=lambda kv: kv[0] != "LSTM"))
+
+
+class _TorchOnnx(Adapter):
+    framework = "torch.onnx"
+    devices = ("cpu",)
+    precisions = ("float32",)  # the exported graph is float32; ORT's CPU LSTM computes in float only
+    gradients = False
+    on_extending_specs = False
+    supports = {"activation": ("tanh",), "recurrent_activation": ("sigmoid",), "direction": ("forward",),
+                "return_sequences": (True,)}
+    supports_note = "the exported torch.nn.LSTM: fixed activations, every step returned, one direction"
+    source: ClassVar[_NNLSTM]  # the PyTorch adapter whose module is exported
+    dynamo: ClassVar[bool]
+
+    def _model(self, data: CaseData) -> tuple[bytes, Built]:
+        """(ONNX model, built torch layer, its inputs); exported once per exporter, loaded module and inputs."""
+        built = self.source.build(data, "cpu", PRECISIONS.get("float32"))
+        key = (str(self.dynamo), _digest(built.module, built.inputs))
+        cached = _EXPORTS.get(key)
+        if cached is None:
+            inputs = built.inputs
+            args = (inputs["x"],) if "h" not in inputs else (inputs["x"], (inputs["h"], inputs["c"]))
+            try:
+                module = built.module.eval()
+                cached = export_isolated(module, args) if self.dynamo else export(module, args, False)
+            except ExporterRefused as exc:
+                cached = exc
+            if len(_EXPORTS) >= _CACHE_LIMIT:
+                _EXPORTS.pop(next(iter(_EXPORTS)))
+            _EXPORTS[key] = cached
+        if isinstance(cached, ExporterRefused):
+            raise cached
+        return cached, built
+
+    def unsupported(self, data: CaseData, device: str, precision: Precision) -> str | None:
+        if self.dynamo:
+            defaults = {name: d.default for name, d in data.spec.dims.items() if d.default is not None}
+            off = [f"{k}={v}" for k, v in sorted(data.dims.items()) if k in defaults and defaults[k] != v]
+            off += [f"{k}={v}" for k, v in data.case.attrs + data.case.options]
+            if off:
+                return (f"the dynamo exporter runs the spec's default case only (one export takes seconds); "
+                        f"this case has {', '.join(off)}")
+        reason = self.source.unsupported(data, device, precision)
+        if reason:
+            return reason
+        try:
+            self._model(data)
+        except ExporterRefused as exc:
+            return str(exc)
+        return None
+
+    def prepare(self, data: CaseData, device: str, precision: Precision, *, threads: int | None = None) -> Prepared:
+        import onnxruntime as ort
+
+        model, built = self._model(data)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1 if threads is None else threads
+        options.log_severity_level = 4  # errors come back as the exception below
+        try:
+            session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - ORT raises its own pybind classes
+            raise ExportedModelFailed(f"onnxruntime {ort.__version__} cannot load the exported model: "
+                                      f"{_first_line(exc)}") from None
+        names = [i.name for i in session.get_inputs()]
+        order = ["x"] + (["h", "c"] if "h" in built.inputs else [])
+        feeds = {name: built.inputs[k].detach().numpy() for name, k in zip(names, order)}
+        graph = graph_summary(model)
+
+        def forward() -> Any:
+            try:
+                return session.run(None, feeds)
+            except Exception as exc:  # noqa: BLE001
+                raise ExportedModelFailed(f"onnxruntime {ort.__version__} cannot run the exported model "
+                                          f"({graph}): {_first_line(exc)}") from None
+
+        def outputs() -> Outcome:
+            y, h, c = forward()[:3]  # y (batch, time, proj or units); h_n, c_n (1, batch, ...)
+            return Outcome(as_numpy(y), {"h": as_numpy(h[0]), "c": as_numpy(c[0])}, dict(built.shapes))
+
+        return Prepared(forward, outputs, lambda want_grads: outputs(),
+                        note=f"torch.onnx.export(dynamo={self.dynamo}) -> InferenceSession; graph: {graph}")
+
+
+@adapter
+class TorchScriptOnnxLSTM(_TorchOnnx):
+    name = "torch.onnx.export(dynamo=False)->onnxruntime"
+    spec = "lstm"
+    source = NNLSTMBatchFirst()
+    dynamo = False
+    doc = "torch.nn.LSTM(batch_first=True) exported by the TorchScript exporter, run by ONNX Runtime (CPU)"
+    convention = ("torch.nn.LSTM(batch_first=True), weights as initializers, exported by torch.onnx.export("
+                  "dynamo=False); the graph holds one ONNX LSTM node (gates i, o, f, c) between Transposes")
+
+
+@adapter
+class DynamoOnnxLSTM(_TorchOnnx):
+    name = "torch.onnx.export(dynamo=True)->onnxruntime"
+    spec = "lstm"
+    source = NNLSTMBatchFirst()
+    dynamo = True
+    doc = "torch.nn.LSTM(batch_first=True) exported by torch.export + onnxscript, run by ONNX Runtime (CPU)"
+    convention = ("torch.nn.LSTM(batch_first=True), weights as initializers, exported by torch.onnx.export("
+                  "dynamo=True); the graph holds one ONNX LSTM node (gates i, o, f, c); the default case only")
+
+
+@adapter
+class TorchScriptOnnxLSTMProjection(_TorchOnnx):
+    name = "torch.onnx.export(dynamo=False)->onnxruntime(proj_size)"
+    spec = "lstm_projection"
+    source = NNLSTMProjection()
+    dynamo = False
+    doc = "torch.nn.LSTM(proj_size, batch_first=True) through the TorchScript exporter (which refuses projections)"
+    convention = "torch.nn.LSTM(proj_size=proj, batch_first=True) exported by torch.onnx.export(dynamo=False)"
+
+
+@adapter
+class DynamoOnnxLSTMProjection(_TorchOnnx):
+    name = "torch.onnx.export(dynamo=True)->onnxruntime(proj_size)"
+    spec = "lstm_projection"
+    source = NNLSTMProjection()
+    dynamo = True
+    doc = "torch.nn.LSTM(proj_size, batch_first=True) exported by torch.export + onnxscript, run by ONNX Runtime"
+    convention = ("torch.nn.LSTM(proj_size=proj, batch_first=True) exported by torch.onnx.export(dynamo=True); "
+                  "the default case only")
