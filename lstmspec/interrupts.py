@@ -91,3 +91,22 @@ def pending() -> int:
 
 
 __all__ = ["HANDLED", "Interrupted", "deferred", "exit_status", "handled", "pending", "signal_name"]
+
+
+def end_with_parent(signum: int = signal.SIGTERM) -> None:
+    """Ask Linux to send ``signum`` to this process when its parent dies, however the parent ends
+    (SIGKILL included), so a helper or kernel worker is never left running on its own."""
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signum, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the request was made
+        os.kill(os.getpid(), signum)

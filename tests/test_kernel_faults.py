@@ -156,3 +156,39 @@ def test_a_failed_quantity_names_the_index_of_its_worst_element(tmp_path: Path) 
     (y,) = [c for c in result.comparisons if c.quantity == "y"]
     assert y.worst_index == (2, 4, 1) and "worst at index (2, 4, 1)" in y.describe()
     assert json.loads(json.dumps(result.to_json()))["comparisons"][0]["worst_index"] == [2, 4, 1]
+
+
+def test_a_final_state_cut_off_from_autograd_is_named() -> None:
+    def detaches_c(x, state, params, config):
+        y, final = lstm(x, state, params, config)
+        return y, {"h": final["h"], "c": final["c"].detach()}
+
+    results = run(detaches_c, grad=True)
+    assert results and results[0].status == FAIL
+    assert results[0].reason.startswith("final_state['c'] carries no gradient")
+
+
+def test_unreached_initial_states_are_named_as_the_report_names_them() -> None:
+    def ignores_initial_state_gradients(x, state, params, config):
+        return lstm(x, {k: v.detach() for k, v in state.items()}, params, config)
+
+    results = run(ignores_initial_state_gradients, grad=True)
+    assert results and results[0].reason.startswith("no gradient reaches h0, c0:")
+
+
+def test_a_misspelt_declaration_attribute_is_an_error() -> None:
+    def k(x, state, params, config):
+        return lstm(x, state, params, config)
+
+    k.lstmspec_suports = {"direction": ("forward",)}
+    with pytest.raises(ConfigError, match=r"unknown declaration lstmspec_suports \(did you mean lstmspec_supports\?\)"):
+        check_kernel(k, "lstm", dtypes=("float64",))
+
+
+def test_gradients_asked_of_a_numpy_kernel_is_an_error() -> None:
+    def k(x, state, params, config):
+        return x, state
+
+    k.lstmspec_arrays = "numpy"
+    with pytest.raises(ConfigError, match="autograd needs torch tensors"):
+        check_kernel(k, "lstm", dtypes=("float64",), grad=True)

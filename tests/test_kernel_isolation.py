@@ -230,7 +230,9 @@ def _children() -> set[int]:
             except OSError:
                 continue
             if int(stat[1]) == os.getpid() and stat[0] != "Z":
-                out.add(int(name))
+                cmdline = Path(f"/proc/{name}/cmdline").read_bytes()
+                if b"multiprocessing.resource_tracker" not in cmdline:  # this interpreter's own, ends with it
+                    out.add(int(name))
     return out
 
 
@@ -247,3 +249,31 @@ def test_bench_refuses_a_kernel_file_that_exits_at_import_with_exit_2(
     assert main(["bench", "lstm", "--kernel", ref]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "sys.exit(0)" in err[0]
+
+
+def test_a_worker_and_what_its_kernel_started_end_when_lstmspec_is_killed(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    pids = tmp_path / "pids"
+    ref = kernel_file(tmp_path, f"""
+        import os, subprocess, time
+        def lstm(x, state, params, config):
+            child = subprocess.Popen(["sleep", "600"])
+            with open({str(pids)!r}, "w") as f:
+                f.write(f"{{os.getpid()}} {{child.pid}}\\n")
+            time.sleep(600)
+        """) + ":lstm"
+    run = subprocess.Popen([sys.executable, "-m", "lstmspec", "check", "lstm", "--kernel", ref, "--case", CASE,
+                            "--dtype", "float64", "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (pids.exists() and pids.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    worker, child = (int(p) for p in pids.read_text().split())
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    deadline = time.monotonic() + 10
+    while (_alive(worker) or _alive(child)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(worker) and not _alive(child)

@@ -354,3 +354,16 @@ def test_programs_are_compiled_once_per_spec_object_and_kept_off_the_spec():
     del edited
     gc.collect()
     assert key not in program._PROGRAMS
+
+
+@pytest.mark.parametrize("name", ["convlstm2d_peephole", "convlstm2d", "convlstm1d", "convlstm3d"])
+def test_torch_reference_gradients_work_with_a_single_filter(name):
+    """torch's CPU conv backward refuses a strided weight view with a size-1 axis; the reference must not."""
+    pytest.importorskip("torch")
+    from lstmspec.check.cases import make_case
+    from lstmspec.check.oracle import make_data, reference
+
+    spec = lstmspec.load_spec(name)
+    for padding in ("valid", "same"):
+        expected = reference(make_data(spec, make_case(spec, {"filters": 1}, {"padding": padding}), 0))
+        assert expected.grads and all(np.all(np.isfinite(g)) for g in expected.grads.values())

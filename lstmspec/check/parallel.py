@@ -11,7 +11,7 @@ sequential run.
 The calling process is one of the N: it takes units from the same counter
 as its spawned helpers, so a small check ends before a helper has finished
 importing its frameworks (the helper is then stopped unused). Helpers rebuild
-the plans from the command line arguments, which is deterministic, and send
+the plans from the check's options (plain data, :class:`~.plans.CheckOptions`), which is deterministic, and send
 their results back as they finish them. A helper that dies (a framework
 segfault) costs only the unit it was running, reported as an error; the
 other units are taken by the processes left. Results are put back into the
@@ -29,11 +29,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..interrupts import handled
+from ..interrupts import end_with_parent, handled
 from ..kernels import processes
 from ..machine import meminfo
 from ..reference import blas
 from ..reference.blas import usable_cores as available_cpus
+from .plans import CheckOptions, build_plans
 from .results import ERROR, CaseResult
 from .runner import Oracle, Plan, check_one
 
@@ -139,37 +140,20 @@ def _take(counter: Any, taken: Any, worker: int, total: int) -> int | None:
         return i
 
 
-def _helper(worker: int, args: Any, jobs: int, counter: Any, taken: Any, messages: Any) -> None:
+def _helper(worker: int, options: CheckOptions, jobs: int, counter: Any, taken: Any, messages: Any) -> None:
     """A spawned process: rebuild the plans, then take units until none are left.
 
     SIGTERM (from :meth:`Helpers.stop`) ends it through its ``finally``, so the kernel workers it started
     are stopped too; it also gets SIGTERM if the main process dies (Linux), so none is left running.
     """
-    _end_with_parent()
+    end_with_parent()
     with handled():
-        _helper_run(worker, args, jobs, counter, taken, messages)
+        _helper_run(worker, options, jobs, counter, taken, messages)
 
 
-def _end_with_parent() -> None:
-    """Ask Linux to send SIGTERM to this process when its parent dies, however the parent ends."""
-    if not sys.platform.startswith("linux"):
-        return
+def _helper_run(worker: int, options: CheckOptions, jobs: int, counter: Any, taken: Any, messages: Any) -> None:
     try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() == 1:  # the parent died before the request was made
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
-def _helper_run(worker: int, args: Any, jobs: int, counter: Any, taken: Any, messages: Any) -> None:
-    from .command import build_plans
-
-    try:
-        plans, kernels, _devices, _notes = build_plans(args)
+        plans, kernels, _devices, _notes = build_plans(options)
         limit_threads(jobs)
         todo = units(plans)
         oracles: dict[int, Oracle] = {}
@@ -196,13 +180,13 @@ class Helpers:
     unused when the run turns out too small to share.
     """
 
-    def __init__(self, args: Any, jobs: int) -> None:
+    def __init__(self, options: CheckOptions, jobs: int) -> None:
         ctx = mp.get_context("spawn")
         self.jobs = jobs
         self.counter = ctx.Value("i", 0)
         self.taken = ctx.Array("i", [0] * jobs)
         self.messages = ctx.Queue()
-        self.procs = {w: ctx.Process(target=_helper, args=(w, args, jobs, self.counter, self.taken, self.messages),
+        self.procs = {w: ctx.Process(target=_helper, args=(w, options, jobs, self.counter, self.taken, self.messages),
                                      daemon=False) for w in range(1, jobs)}  # may start kernel workers
         for proc in self.procs.values():
             proc.start()

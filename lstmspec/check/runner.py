@@ -122,8 +122,15 @@ def check_one(plan: Plan, oracle: Oracle, target: Target, case: Case, device: st
         result.reason = str(exc) if fault else f"{type(exc).__name__}: {exc}".strip()
         result.seconds = time.perf_counter() - start
         return result
-    expected = oracle.reference(case)
-    yard = oracle.yardstick(case, precision, device, want_grads and bool(expected.grads))
+    try:
+        expected = oracle.reference(case)
+        yard = oracle.yardstick(case, precision, device, want_grads and bool(expected.grads))
+    except Exception as exc:  # noqa: BLE001 - lstmspec's own failure: an error of the case, never the kernel's
+        result.status = ERROR
+        result.reason = (f"lstmspec could not compute the reference for this case ({type(exc).__name__}: {exc}); "
+                         "this is a bug in lstmspec, not in the implementation")
+        result.seconds = time.perf_counter() - start
+        return result
     result.comparisons = compare_outcome(plan.spec, data, impl, outcome, expected, yard, precision, want_grads)
     result.status = PASS if all(c.passed for c in result.comparisons) else FAIL
     result.seconds = time.perf_counter() - start
@@ -145,11 +152,17 @@ def check_one(plan: Plan, oracle: Oracle, target: Target, case: Case, device: st
 def disconnected_note(names: Iterable[str], data: CaseData) -> str:
     """One line for gradients that never reached some leaves, with the usual cause."""
     names = list(names)
+    returned = [n for n in names if n.startswith("final_state[")]
+    if returned:  # an output cut off from autograd explains every gradient that follows from it
+        return (f"{', '.join(returned)} carries no gradient (it does not require grad): computed under "
+                "torch.no_grad(), detached, or returned by a custom autograd.Function without a gradient for it")
+    names = [_label(n, data) for n in names]
     params = [n for n in names if n in data.params]
     what = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
     share = f" ({len(params)} of {len(data.params)} parameters)" if params else ""
     return (f"no gradient reaches {what}{share}: the outputs do not depend on them through autograd; the usual "
-            "cause is weights copied into a module under torch.no_grad(), or a .detach() or .data on the way")
+            "causes are weights copied into a module under torch.no_grad(), a .detach() or .data on the way, or a "
+            "custom autograd.Function whose backward returns None for them")
 
 
 def static_skip(impl: Any, device: str, precision: Precision) -> str | None:

@@ -29,8 +29,9 @@ from typing import Any
 
 from ..check.cases import Case
 from ..check.precision import PRECISIONS
-from ..check.results import FAIL, CaseResult
+from ..check.results import ERROR, FAIL, CaseResult
 from ..errors import ConfigError
+from ..interrupts import end_with_parent
 from . import processes
 from .state import fresh_process_state
 
@@ -66,6 +67,9 @@ class Declared:
 def _worker(conn: Any, ref: str, spec_arg: str, grad: bool | None, seed: int, want_grads: bool,
             capture: str) -> None:
     os.setpgrp()  # a group of its own: everything the kernel starts can be found and ended
+    # if lstmspec dies (even by SIGKILL), the worker ends its whole group: nothing the kernel started outlives it
+    signal.signal(signal.SIGTERM, lambda signum, frame: os.killpg(0, signal.SIGKILL))
+    end_with_parent(signal.SIGTERM)
     out = os.open(capture, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
     os.dup2(out, 1)
     os.dup2(out, 2)
@@ -98,9 +102,14 @@ def _worker(conn: Any, ref: str, spec_arg: str, grad: bool | None, seed: int, wa
         if task is None:
             return
         case, device, precision = task
-        with fresh_process_state():
-            result = check_one(plan, oracle, plan.targets[0], case, device, PRECISIONS.get(precision),
-                               isolated=False)
+        try:
+            with fresh_process_state():
+                result = check_one(plan, oracle, plan.targets[0], case, device, PRECISIONS.get(precision),
+                                   isolated=False)
+        except Exception as exc:  # noqa: BLE001 - lstmspec's own failure around the kernel: this case's error
+            result = CaseResult(spec.name, ref, device, precision, case, seed, ERROR, spec_arg=spec_arg,
+                                kind="kernel", reason=f"lstmspec failed around the kernel ({type(exc).__name__}: "
+                                f"{exc}); this is a bug in lstmspec")
         _flush()
         conn.send(result)
 
@@ -167,16 +176,15 @@ class IsolatedKernel:
 
     def _expect(self, kind: str | None, timeout: float, failure: str | None) -> tuple[str, Any]:
         what = failure or f"importing {self.ref}"
+        ended = f"{failure}: it ended with" if failure else f"{what} ended the worker process:"
         if not self._poll(timeout):
             if self.proc.is_alive():
                 raise ConfigError(f"{what} did not finish within {timeout:g} s (--timeout)" + self._printed_tail())
-            raise ConfigError(f"{what} ended the worker process: {_describe_exit(self._exitcode())}"
-                              + self._printed_tail())
+            raise ConfigError(f"{ended} {_describe_exit(self._exitcode())}" + self._printed_tail())
         try:
             message = self.conn.recv()
         except (EOFError, OSError):
-            raise ConfigError(f"{what} ended the worker process: {_describe_exit(self._exitcode())}"
-                              + self._printed_tail()) from None
+            raise ConfigError(f"{ended} {_describe_exit(self._exitcode())}" + self._printed_tail()) from None
         if kind is not None and message[0] != kind:
             raise ConfigError(f"{what}: unexpected message {message[0]!r} from the worker")
         return message

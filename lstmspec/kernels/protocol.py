@@ -104,6 +104,7 @@ class KernelAdapter(Adapter):
         self.module_class = _is_module_class(fn)
         if not self.module_class and not callable(fn):
             raise ConfigError(f"{ref} is a {type(fn).__name__}, not a function or torch.nn.Module class")
+        _check_attribute_names(fn, ref)
         self.arrays = getattr(fn, "lstmspec_arrays", "torch")
         if self.arrays not in ARRAY_KINDS:
             raise ConfigError(f"{ref}: lstmspec_arrays must be one of {', '.join(ARRAY_KINDS)}, not {self.arrays!r}")
@@ -119,6 +120,10 @@ class KernelAdapter(Adapter):
             self.supports = {k: tuple(v) if isinstance(v, (list, tuple)) else (v,) for k, v in declared.items()}  # type: ignore[misc]
         self.declared = frozenset(self.supports)  # what the user declared; the rest are the protocol's limits
         self.gradients = bool(getattr(fn, "lstmspec_grad", False) if grad is None else grad)  # type: ignore[misc]
+        if self.gradients and self.arrays == "numpy":
+            why = "--grad" if grad else "lstmspec_grad = True"
+            raise ConfigError(f"{ref}: {why} asks for gradients through autograd, but the kernel takes numpy arrays "
+                              "(lstmspec_arrays = 'numpy'); autograd needs torch tensors")
         default = ("float64", "float32", "tf32", "float16", "bfloat16")
         self.precisions = tuple(getattr(fn, "lstmspec_dtypes", default))  # type: ignore[misc]
         declared_devices = getattr(fn, "lstmspec_devices", DEVICES)
@@ -354,7 +359,24 @@ class KernelAdapter(Adapter):
         leaves = {"x": x, **({} if data.zero_state else state), **params}
         values = torch.autograd.grad(loss, list(leaves.values()), allow_unused=True)
         grads = {k: as_numpy(g) if g is not None else np.zeros(tuple(leaves[k].shape)) for k, g in zip(leaves, values)}
-        return grads, tuple(k for k, g in zip(leaves, values) if g is None)
+        cut = tuple(f"final_state[{k!r}]" for k, v in final.items() if k in data.cotangents and not v.requires_grad)
+        return grads, cut + tuple(k for k, g in zip(leaves, values) if g is None)
+
+
+KNOWN_ATTRIBUTES = ("lstmspec_arrays", "lstmspec_layout", "lstmspec_supports", "lstmspec_grad", "lstmspec_dtypes",
+                    "lstmspec_devices", "lstmspec_gates")
+
+
+def _check_attribute_names(fn: Any, ref: str) -> None:
+    """A misspelt declaration (``lstmspec_suports``) would be ignored and every case checked: refuse it."""
+    import difflib
+
+    for name in dir(fn):
+        if name.startswith("lstmspec_") and name not in KNOWN_ATTRIBUTES:
+            close = difflib.get_close_matches(name, KNOWN_ATTRIBUTES, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(f"{ref}: unknown declaration {name}{hint}; a kernel declares "
+                              f"{', '.join(KNOWN_ATTRIBUTES)}")
 
 
 def _shapes_match(y: Any, final: Mapping[str, Any], data: CaseData) -> bool:

@@ -148,14 +148,16 @@ def conv_torch(x: Any, w: Any, padding: str, strides: Sequence[int], dilation: S
     lead_shape = x.shape[: x.dim() - n - 1]
     spatial = x.shape[x.dim() - n - 1:-1]
     xs = x.reshape((-1,) + tuple(spatial) + (x.shape[-1],))
-    xs = torch.movedim(xs, -1, 1)  # (N, C, s...)
+    xs = torch.movedim(xs, -1, 1).contiguous()  # (N, C, s...)
     pads = _pads(spatial, w.shape[:n], padding, strides, dilation)
     flat_pad: list[int] = []
     for before, after in reversed(pads):  # F.pad wants the last axis first
         flat_pad += [before, after]
     if any(flat_pad):
         xs = F.pad(xs, flat_pad)
-    weight = torch.movedim(torch.movedim(w, -1, 0), -1, 1)  # (F, C, k...)
+    # (F, C, k...), contiguous: torch's CPU conv backward refuses a strided weight view when an axis has size 1
+    # ("slow_conv2d: grad_weight must be contiguous", seen with one filter)
+    weight = torch.movedim(torch.movedim(w, -1, 0), -1, 1).contiguous()
     conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[n]
     y = conv(xs, weight, stride=tuple(strides), dilation=tuple(dilation))
     y = torch.movedim(y, 1, -1)

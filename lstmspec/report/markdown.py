@@ -57,7 +57,7 @@ def _meta_section(meta: Mapping[str, Any]) -> list[str]:
         out += fence(" ".join(map(str, cmd)) if isinstance(cmd, (list, tuple)) else str(cmd), "sh") + [""]
     lines = [f"- {label}: {meta[key]}" for key, label in _LABELS.items() if key in meta]
     for key, value in meta.items():
-        if key in ("command", "versions", "devices") or key in _LABELS:
+        if key in ("command", "versions", "devices", "patterns") or key in _LABELS:  # patterns: their own section
             continue
         if value is None or (isinstance(value, (str, list, tuple, Mapping)) and not value):
             continue

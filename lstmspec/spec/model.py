@@ -341,10 +341,14 @@ class Spec:
         ``state`` holds ``spec.initial_states`` (a grid's boundaries).
         ``y`` holds every timestep's output; float64 numpy by default (the
         oracle); ``backend="torch"`` evaluates the same program with torch so
-        that autograd can differentiate the spec's own equations.
+        that autograd can differentiate the spec's own equations. The kernel
+        protocol's ``return_sequences`` in ``config`` is accepted and ignored (``y``
+        always holds every step), so ``spec.reference`` is itself a kernel.
         """
         from ..reference.program import run_reference
 
+        if config and "return_sequences" in config and "return_sequences" not in self.attributes:
+            config = {k: v for k, v in config.items() if k != "return_sequences"}
         return run_reference(self, x, state, params, config, backend=backend)
 
     def random_params(self, config: Mapping[str, Any] | None = None, rng: Any = None, **dims: int) -> dict[str, Any]:
