@@ -192,3 +192,12 @@ def test_gradients_asked_of_a_numpy_kernel_is_an_error() -> None:
     k.lstmspec_arrays = "numpy"
     with pytest.raises(ConfigError, match="autograd needs torch tensors"):
         check_kernel(k, "lstm", dtypes=("float64",), grad=True)
+
+
+def test_a_crash_keeps_every_frame_for_the_reports() -> None:
+    def calls_a_module_wrongly(x, state, params, config):
+        return torch.nn.Linear(99, 4, dtype=x.dtype)(x), state
+
+    (result, *_) = run(calls_a_module_wrongly)
+    assert "Traceback" in result.traceback and "torch/nn/modules" in result.traceback
+    assert "calls_a_module_wrongly" in result.traceback and result.to_json()["traceback"] == result.traceback

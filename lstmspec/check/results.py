@@ -57,6 +57,7 @@ class CaseResult:
     diagnosis: str = ""
     gates: str = ""  # where a failing kernel's gates first left the equations (kernels that return gates)
     output: str = ""  # what an isolated kernel printed during this case (truncated)
+    traceback: str = ""  # every frame of a kernel's crash, the framework's too (the reason names the kernel's own)
 
     @property
     def worst(self) -> Comparison | None:
@@ -116,6 +117,7 @@ class CaseResult:
             "diagnosis": self.diagnosis,
             "gates": self.gates,
             "output": self.output,
+            "traceback": self.traceback,
             "replay": self.replay(),
             "comparisons": [
                 {"quantity": c.quantity, "kind": c.kind, "passed": c.passed, "error": c.error, "max_abs": c.max_abs,

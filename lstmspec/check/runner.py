@@ -120,6 +120,7 @@ def check_one(plan: Plan, oracle: Oracle, target: Target, case: Case, device: st
         fault = getattr(exc, "result_status", None)
         result.status = fault or ERROR
         result.reason = str(exc) if fault else f"{type(exc).__name__}: {exc}".strip()
+        result.traceback = getattr(exc, "traceback", "")
         result.seconds = time.perf_counter() - start
         return result
     try:

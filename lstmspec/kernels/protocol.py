@@ -52,9 +52,21 @@ DEVICES = ("cpu", "cuda")
 
 
 class KernelFault(Exception):
-    """The kernel broke the protocol; the message says how (reported as the case's failure)."""
+    """The kernel broke the protocol; the message says how (reported as the case's failure).
+
+    ``traceback`` holds every frame of a crash, the framework's included (reports show it on request).
+    """
 
     result_status = "fail"
+
+    def __init__(self, message: str, traceback: str = "") -> None:
+        super().__init__(message)
+        self.traceback = traceback
+
+
+def _crashed(exc: BaseException) -> KernelFault:
+    return KernelFault(f"raised {_describe(exc)}",
+                       "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
 
 
 def kernel(*, arrays: str = "torch", layout: str | None = None, supports: Mapping[str, Any] | None = None,
@@ -283,9 +295,9 @@ class KernelAdapter(Adapter):
         except KeyboardInterrupt as exc:
             if interrupted():
                 raise  # the user pressed Ctrl-C: the run stops, this is not the kernel's doing
-            raise KernelFault(f"raised {_describe(exc)}") from None
+            raise _crashed(exc) from None
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - the kernel's exception is the case's result
-            raise KernelFault(f"raised {_describe(exc)}") from None
+            raise _crashed(exc) from None
         expected = "(y, final_state, gates)" if self.returns_gates else "(y, final_state)"
         if not isinstance(returned, (tuple, list)) or len(returned) != (3 if self.returns_gates else 2):
             raise KernelFault(f"returned {type(returned).__name__}"
@@ -324,7 +336,7 @@ class KernelAdapter(Adapter):
         except KernelFault:
             raise
         except (Exception, SystemExit) as exc:  # noqa: BLE001
-            raise KernelFault(f"raised {_describe(exc)}") from None
+            raise _crashed(exc) from None
         return out, {"h": h[0], "c": c[0]}
 
     def _check_returned(self, y: Any, final: dict[str, Any], data: CaseData, device: str, precision: Precision,
