@@ -1,7 +1,11 @@
-"""Facts about the CPU from ``/proc/cpuinfo`` (Linux), read in one place for reports and routing choices."""
+"""Facts about the CPU from ``/proc/cpuinfo`` (Linux), read in one place for reports and routing choices,
+and the devices lstmspec runs on."""
 from __future__ import annotations
 
 import platform
+
+#: the devices ``--device``, ``device=`` and a kernel's ``lstmspec_devices`` name
+DEVICES = ("cpu", "cuda")
 
 
 def cpuinfo(field: str) -> str:

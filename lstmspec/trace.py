@@ -11,10 +11,11 @@ equal the reference's.
     $ lstmspec trace mdlstm2d                  # a 2x2 image, cell by cell
     $ lstmspec trace lstm units=2 --steps 2    # the first two timesteps
     $ lstmspec trace convlstm2d --pixels 2     # the first two pixels of every gate
+
+The command line (parsing, writing) is :mod:`lstmspec.cli.trace`.
 """
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Mapping, Sequence
 from math import prod
 from typing import Any
@@ -31,14 +32,6 @@ DEFAULT_STEPS = 3
 DEFAULT_PIXELS = 2
 PRINT_PARAMS_UP_TO = 256  # values; larger parameter sets are summarised
 ARRAY_OVERHEAD = 112  # bytes of one numpy array object besides its data (sys.getsizeof(np.empty(0)))
-
-EXAMPLES = """\
-examples:
-  lstmspec trace mdlstm2d                     a 2x2 image: cells (1,1), (1,2), (2,1), (2,2)
-  lstmspec trace mdlstm2d direction=up_left   the same image scanned from the bottom-right corner
-  lstmspec trace lstm units=2 input=3 --steps 2
-  lstmspec trace convlstm2d --pixels 3        every gate at the first 3 pixels of each frame
-"""
 
 
 def fmt(value: Any) -> str:
@@ -269,73 +262,3 @@ def trace_text(spec: Spec, dims: Mapping[str, int] | None = None, attrs: Mapping
     out(f"output y {tuple(np.shape(y_ref))}; final states {', '.join(final_ref)}: the traced values equal "
         f"lstmspec's reference (max difference {err:.1e})")
     return out.text()
-
-
-# ------------------------------------------------------------------ command line
-def add_parser(sub: Any) -> None:
-    """Register ``lstmspec trace`` on the CLI's subparsers."""
-    p = sub.add_parser(
-        "trace",
-        help="the forward pass step by step (cell by cell) with every gate's value",
-        description="Print the forward pass of SPEC on small random inputs, step by step (for a grid recurrence "
-        "cell by cell in scan order), with the input, the states read and every equation's value, so that a "
-        "reader can follow it by hand. Sizes and attributes are NAME=VALUE words; unset sizes come from the "
-        "spec's [example] (for mdlstm2d the 2x2 image of Jae Duk Seo's 'Only Numpy' forward pass) or its "
-        "defaults, with batch 1.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("spec", help="shipped spec name or path to a .toml file")
-    p.add_argument("assignments", nargs="*", metavar="NAME=VALUE", help="dimension or attribute, e.g. units=2")
-    p.add_argument("--steps", type=int, default=None,
-                   help=f"steps (cells) to print (default: {DEFAULT_STEPS} steps; every cell of a grid)")
-    p.add_argument("--pixels", type=int, default=DEFAULT_PIXELS,
-                   help=f"pixels per step to print for convolutional states (default {DEFAULT_PIXELS})")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs and parameters (default 0)")
-    p.add_argument("--params", action=argparse.BooleanOptionalAction, default=None,
-                   help=f"print the parameters (default: when they have at most {PRINT_PARAMS_UP_TO} values)")
-    p.add_argument("-o", "--output", help="write to this file instead of stdout")
-    p.set_defaults(func=cmd_trace)
-
-
-def cmd_trace(args: argparse.Namespace) -> int:
-    import sys
-    from pathlib import Path
-
-    from .cli import _parse_assignments
-    from .spec import load_spec
-
-    spec = load_spec(args.spec)
-    dims, attrs = _parse_assignments(spec, args.assignments)
-    for name, value in (("--steps", args.steps), ("--pixels", args.pixels)):
-        if value is not None and value < 1:
-            raise ConfigError(f"Expected {name} N >= 1 but got {value}")
-    text = trace_text(spec, dims, attrs, steps=args.steps, pixels=args.pixels, seed=args.seed, show_params=args.params)
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m lstmspec.trace SPEC ...``: the command without the CLI (until it is registered there)."""
-    import sys
-
-    from .cli import _Parser
-    from .errors import LstmspecError
-
-    parser = _Parser(prog="lstmspec")
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    add_parser(sub)
-    args = parser.parse_args(["trace", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.func(args)
-    except LstmspecError as exc:
-        print(f"lstmspec trace: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

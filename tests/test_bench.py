@@ -13,7 +13,7 @@ import pytest
 
 import lstmspec
 from lstmspec.bench import suites
-from lstmspec.bench.command import main
+from lstmspec.cli.bench import main
 from lstmspec.bench.peaks import Peak, from_table, gpu_peak
 from lstmspec.bench.report import fmt_time, linear_fit
 from lstmspec.bench.timing import TimingOptions, _Clock, _nice_ceiling, measure

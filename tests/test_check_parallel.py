@@ -110,7 +110,7 @@ def test_isolated_kernels_run_under_jobs(tmp_path):
 
 def test_progress_without_a_terminal_prints_a_count_while_interleaved_groups_are_open(capsys, monkeypatch):
     from lstmspec.check.cases import make_case
-    from lstmspec.check.command import Progress
+    from lstmspec.cli.progress import Progress
     from lstmspec.check.results import PASS, CaseResult
 
     import lstmspec

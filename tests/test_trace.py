@@ -5,7 +5,7 @@ prints cells (1,1), (1,2), (2,1),
 (2,2) in that order with every gate, and says where each predecessor comes
 from; the printed numbers are the plain evaluator's and equal the reference's;
 every shipped spec traces; bad input is one line, exit 2. The command is run
-through ``lstmspec.trace.main`` (the same parser ``lstmspec trace`` registers).
+through ``lstmspec.cli.trace.main`` (the same parser ``lstmspec trace`` registers).
 """
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 import lstmspec
-from lstmspec.trace import main, trace_text
+from lstmspec.cli.trace import main
+from lstmspec.trace import trace_text
 
 
 def test_mdlstm2d_on_a_2x2_image_goes_cell_by_cell_in_order():

@@ -9,7 +9,7 @@
 - ``environment``: versions, device, threads, math settings, machine load.
 - ``runner``: the loop, FLOPs (``lstmspec.flops``) and rates per row.
 - ``plots``, ``report``: terminal, Markdown, HTML, JSON.
-- ``command``: the CLI.
+- the command line, ``lstmspec bench``, is :mod:`lstmspec.cli.bench`.
 
 Python use::
 

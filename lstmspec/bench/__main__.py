@@ -1,6 +1,6 @@
-"""``python -m lstmspec.bench ARGS`` is ``lstmspec bench ARGS``."""
+"""``python -m lstmspec.bench ARGS`` is ``lstmspec bench ARGS`` (an entry point, like ``python -m lstmspec``)."""
 import sys
 
-from .command import main
+from ..cli.bench import main
 
 sys.exit(main())

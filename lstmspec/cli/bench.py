@@ -18,11 +18,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..bench.suites import SUITES
 from ..errors import ConfigError
 from ..interrupts import deferred, exit_status, signal_name
-from .suites import SUITES
+from .args import DEVICES, Parser, split
+from .entry import run
 
-DEVICES = ("cpu", "cuda")
 DEFAULT_DTYPES = {"cpu": ("float32",), "cuda": ("float32",)}
 
 EXAMPLES = """\
@@ -86,10 +87,6 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_bench)
 
 
-def _split(text: str | None) -> list[str]:
-    return [t.strip() for t in (text or "").split(",") if t.strip()]
-
-
 def _device(arg: str) -> str:
     from ..check.runner import device_available
 
@@ -105,7 +102,7 @@ def _precisions(arg: str | None, device: str) -> list[Any]:
     from ..check.precision import PRECISIONS
 
     out = []
-    for name in _split(arg) or DEFAULT_DTYPES[device]:
+    for name in split(arg) or DEFAULT_DTYPES[device]:
         precision = PRECISIONS.get(name)
         if precision.cuda_only and device != "cuda":
             raise ConfigError(f"--dtype {name} is a CUDA math mode; on {device} use "
@@ -115,7 +112,7 @@ def _precisions(arg: str | None, device: str) -> list[Any]:
 
 
 def _timing(args: argparse.Namespace) -> Any:
-    from .timing import QUICK, TimingOptions
+    from ..bench.timing import QUICK, TimingOptions
 
     base = QUICK if args.quick else TimingOptions()
     return base.with_(warmup=args.warmup, min_time_s=args.min_time, max_time_s=args.max_time,
@@ -134,9 +131,9 @@ def plan_runs(args: argparse.Namespace, notes: list[str]) -> list[Any]:
     from ..check.cases import parse_case_key
     from ..reference.backends import get_backend
     from ..spec.catalog import load_spec, shipped_names
-    from .implementations import from_kernel, select
-    from .runner import BenchPlan
-    from .suites import BenchCase, get_suite
+    from ..bench.implementations import from_kernel, select
+    from ..bench.runner import BenchPlan
+    from ..bench.suites import BenchCase, get_suite
 
     device = _device(args.device)
     precisions = _precisions(args.dtype, device)
@@ -153,7 +150,7 @@ def plan_runs(args: argparse.Namespace, notes: list[str]) -> list[Any]:
     names = args.specs or list(suite.default_specs or shipped_names())
     specs = [(name, load_spec(name)) for name in names]
     get_backend("numpy")  # a bad $LSTMSPEC_REFERENCE_MATH is reported before anything is timed
-    wanted = _split(args.framework)
+    wanted = split(args.framework)
     plans = []
     for name, spec in specs:
         if args.case:
@@ -193,7 +190,7 @@ def check_outputs(args: argparse.Namespace) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from . import environment
+    from ..bench import environment
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports TensorFlow
     notes: list[str] = []
@@ -211,15 +208,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace, plans: list[Any], notes: list[str], started: float) -> int:
     """Time ``plans``, print the table and write the reports; the exit code."""
-    from . import environment
-    from .report import render_terminal
+    from ..bench import environment
+    from ..bench.report import render_terminal
 
     device = plans[0].device
     cuda = environment.cuda_settings(args.cudnn_benchmark) if device == "cuda" else {}
     device_name = environment.device_name(device)
     peak = None
     if not args.no_peak:
-        from .peaks import device_peak
+        from ..bench.peaks import device_peak
 
         dtypes = sorted({p.name for plan in plans for p in plan.precisions} | {"float64"})
         if not args.quiet:
@@ -234,7 +231,7 @@ def _bench(args: argparse.Namespace, plans: list[Any], notes: list[str], started
     foreign = load.stop()
     core_speeds = [speeds_before, environment.core_speeds()] if speeds_before else None
     if peak is not None and peak.source.startswith("measured") and interrupted is None:
-        from .peaks import combine, measure_peak
+        from ..bench.peaks import combine, measure_peak
 
         try:
             peak = combine(peak, measure_peak(device, sorted(peak.flops)))
@@ -273,8 +270,8 @@ def _bench(args: argparse.Namespace, plans: list[Any], notes: list[str], started
 
 
 def _run(plans: list[Any], quiet: bool) -> tuple[list[Any], KeyboardInterrupt | None]:
-    from .report import fmt_rate, fmt_time
-    from .runner import run_bench
+    from ..bench.report import fmt_rate, fmt_time
+    from ..bench.runner import run_bench
 
     rows: list[Any] = []
 
@@ -327,15 +324,15 @@ def _write(rows: list[Any], meta: dict[str, Any], args: argparse.Namespace, devi
         failures.append(exc)
     written: list[Path] = []
     if args.json:
-        from .report import write_json
+        from ..bench.report import write_json
 
         try:
             written.append(write_json(Path(args.json), rows, meta))
         except OutputError as exc:
             failures.append(exc)
     if args.report:
-        from .plots import all_plots
-        from .report import write_report
+        from ..bench.plots import all_plots
+        from ..bench.report import write_report
 
         try:
             written += write_report(Path(args.report), rows, meta, all_plots(rows, device))
@@ -360,10 +357,8 @@ def _list(plans: list[Any]) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """``lstmspec bench`` on its own (``python -m lstmspec.bench``), with the main CLI's one-line errors."""
-    from ..cli import _Parser
-
-    parser = _Parser(prog="lstmspec")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser = Parser(prog="lstmspec")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     add_parser(sub)
     return parser
 
@@ -372,7 +367,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] != ["bench"]:
         argv = ["bench", *argv]
-    from ..cli import run
 
     def keep_argv(args: argparse.Namespace) -> None:
         args.argv = argv[1:]
