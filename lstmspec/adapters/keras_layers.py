@@ -123,11 +123,20 @@ class _KerasRecurrent(Adapter):
             value = data.attrs.get(attr)
             if value is not None and value not in KERAS_ACTIVATIONS:
                 return f"{attr}={value}: no Keras activation for it (known: {', '.join(KERAS_ACTIVATIONS)})"
-        _, keras = _tf_keras()
+        _, keras = self.modules()
         if keras.backend.backend() != "tensorflow":
             return (f"Keras runs on the {keras.backend.backend()} backend (KERAS_BACKEND); "
                     f"this adapter checks the TensorFlow backend")
         return None
+
+    def modules(self) -> tuple[Any, Any]:
+        """(tensorflow, the Keras package whose layers are checked): Keras 3 here, tf-keras in tf_keras_layers."""
+        return _tf_keras()
+
+    @staticmethod
+    def watched(variable: Any) -> Any:
+        """The tf.Variable a gradient tape watches for a layer weight (Keras 3 wraps it: ``.value``)."""
+        return variable.value
 
     def layer_options(self, data: CaseData) -> dict[str, Any]:
         """Constructor arguments that depend on the layer kind (sizes, convolution options)."""
@@ -138,7 +147,7 @@ class _KerasRecurrent(Adapter):
         return KERAS_ACTIVATIONS.get(name)
 
     def make_layer(self, data: CaseData, precision: Precision) -> Any:
-        _, keras = _tf_keras()
+        _, keras = self.modules()
         layer = getattr(keras.layers, self.layer_class)(
             **self.layer_options(data),
             activation=self.activation(data.attrs.get("activation", "tanh")),
@@ -168,7 +177,8 @@ class _KerasRecurrent(Adapter):
             if tuple(variable.shape) != value.shape:
                 raise ShapeError(f"layout {self.layout} of spec {data.spec.name} gives {name} the shape "
                                  f"{value.shape}, but {self.name}'s {name} is {tuple(variable.shape)}")
-            variable.assign(value.astype(variable.dtype))
+            # Keras 3 names the dtype ("float64"); a tf-keras variable holds a tf.DType
+            variable.assign(value.astype(np.dtype(getattr(variable.dtype, "as_numpy_dtype", variable.dtype))))
         return variables
 
     def compiled(self, data: CaseData) -> bool:
@@ -177,7 +187,7 @@ class _KerasRecurrent(Adapter):
 
     def build(self, data: CaseData, precision: Precision) -> KerasBuilt:
         """The layer, built and loaded, and its inputs as constants."""
-        tf, _ = _tf_keras()
+        tf, _ = self.modules()
         layer = self.make_layer(data, precision)
         variables = self.load(data, layer)
         leaves = {"x": tf.constant(data.x, dtype=precision.dtype)}
@@ -198,10 +208,10 @@ class _KerasRecurrent(Adapter):
         """The check runs the layer eagerly (one trace per case would cost more than the case);
         a timing calls it through ``tf.function``, traced in the timer's warm-up: eagerly, Keras
         runs the recurrence one Python-dispatched op at a time, which times the interpreter."""
-        tf, _ = _tf_keras()
+        tf, _ = self.modules()
         with tf.device("/CPU:0"):
             built = self.build(data, precision)
-        sources = {**built.leaves, **{k: v.value for k, v in built.variables.items()}}  # the tf.Variables under Keras'
+        sources = {**built.leaves, **{k: self.watched(v) for k, v in built.variables.items()}}
         shapes = {name: tuple(v.shape) for name, v in built.variables.items()}
 
         def call() -> tuple[Any, dict[str, Any]]:

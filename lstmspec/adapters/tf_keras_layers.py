@@ -1,0 +1,88 @@
+"""tf-keras (Keras 2) layers: ``tf_keras.layers.LSTM`` and ``ConvLSTM2D``, checked like their Keras 3 counterparts.
+
+Keras 2 is what many saved models were trained with; ``pip install tf-keras``
+installs it beside Keras 3 as the ``tf_keras`` package. Its layers store the
+same weights as Keras 3's (the spec's ``keras`` layout: ``kernel``,
+``recurrent_kernel``, ``bias``, gates i, f, c(=g), o), so these adapters are
+the Keras 3 ones (``keras_layers``) given the ``tf_keras`` package. What
+differs is the activations: Keras 2's ``"hard_sigmoid"`` is
+clip(0.2x + 0.5, 0, 1) (lstmspec's ``hard_sigmoid_keras2``) and Keras 3's
+clip(x/6 + 0.5, 0, 1) has no Keras 2 name, so it is passed as a function; and
+``ConvLSTM2D`` defaults to ``recurrent_activation="hard_sigmoid"`` (see
+``lstmspec defaults convlstm2d``). The check always passes both activations.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from ..registry import Registry
+from .base import FRAMEWORKS, Framework, adapter
+from .keras_layers import KerasConvLSTM2D, KerasLSTM
+
+FRAMEWORKS.register("tf_keras", Framework("tf_keras", ("tensorflow", "tf_keras"),
+                                          "pip install tf-keras (in 'lstmspec[all]')"))
+
+_modules: tuple[Any, Any] | None = None
+
+
+def _tf_keras2() -> tuple[Any, Any]:
+    """(tensorflow, tf_keras), imported once with TF's C++ logging quiet and TF32 off."""
+    global _modules
+    if _modules is None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import tensorflow as tf
+        import tf_keras
+
+        tf.config.experimental.enable_tensor_float_32_execution(False)  # "float32" must not be TF32
+        _modules = (tf, tf_keras)
+    return _modules
+
+
+def _hard_sigmoid_keras3(x: Any) -> Any:
+    """Keras 3's hard_sigmoid, relu6(x + 3)/6 = clip(x/6 + 0.5, 0, 1); not a Keras 2 activation name."""
+    import tensorflow as tf
+
+    return tf.clip_by_value(x / 6.0 + 0.5, 0.0, 1.0)
+
+
+#: The spec's activation names (``lstmspec.expr.functions``) as Keras 2 takes them.
+TF_KERAS_ACTIVATIONS: Registry[str | Callable[[Any], Any]] = Registry("tf-keras activation")
+for _name, _keras2 in [
+    ("sigmoid", "sigmoid"),
+    ("tanh", "tanh"),
+    ("hard_sigmoid_keras2", "hard_sigmoid"),  # Keras 2's name for clip(0.2x + 0.5, 0, 1)
+    ("hard_sigmoid", _hard_sigmoid_keras3),
+    ("relu", "relu"),
+    ("linear", "linear"),
+]:
+    TF_KERAS_ACTIVATIONS.register(_name, _keras2)
+
+
+class _TfKeras:
+    """What tf-keras changes in a Keras 3 adapter: the package, its activations, its plain tf.Variables."""
+
+    framework = "tf_keras"
+
+    def modules(self) -> tuple[Any, Any]:
+        return _tf_keras2()
+
+    @staticmethod
+    def watched(variable: Any) -> Any:
+        return variable  # a tf.Variable itself (Keras 3 wraps one)
+
+    def activation(self, name: str) -> str | Callable[[Any], Any]:
+        return TF_KERAS_ACTIVATIONS.get(name)
+
+
+@adapter
+class TfKerasLSTM(_TfKeras, KerasLSTM):
+    name = "tf_keras.layers.LSTM"
+    doc = "tf_keras.layers.LSTM (Keras 2), CPU"
+
+
+@adapter
+class TfKerasConvLSTM2D(_TfKeras, KerasConvLSTM2D):
+    name = "tf_keras.layers.ConvLSTM2D"
+    doc = "tf_keras.layers.ConvLSTM2D (Keras 2), CPU"
