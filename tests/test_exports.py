@@ -121,3 +121,29 @@ def test_dynamo_export_survives_tensorflow_and_triton_installed_in_the_checking_
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "shape (3, 5, 6)" in done.stdout
+
+
+def test_openvino_f32_conforms_and_its_note_names_the_precision():
+    pytest.importorskip("openvino")
+    spec = lstmspec.load_spec("lstm")
+    results = run(spec, "torch.onnx.export(dynamo=False)->openvino(f32)")
+    assert not [r.summary_line() for r in results if r.status not in (PASS, SKIP)]
+    assert len([r for r in results if r.status == PASS]) >= 10
+    prepared = ADAPTERS.get("torch.onnx.export(dynamo=False)->openvino(f32)").prepare(case_data(spec), "cpu", FLOAT32)
+    assert "inference precision f32" in prepared.note and "graph: LSTM," in prepared.note
+
+
+def test_openvino_default_precision_row_runs_at_the_devices_precision_and_is_held_to_its_bound():
+    pytest.importorskip("openvino")
+    from lstmspec.adapters.openvino_export import _PRECISIONS, default_hint
+
+    all_adapters()
+    spec = lstmspec.load_spec("lstm")
+    name = "torch.onnx.export(dynamo=False)->openvino(default precision)"
+    own = PRECISIONS.get(_PRECISIONS[default_hint()])
+    plan = Plan(spec, spec.name, [make_case(spec, {})], [Target(name, "framework", ADAPTERS.get(name))],
+                ["cpu"], [own, FLOAT32] if own is not FLOAT32 else [own], 0)
+    results = {r.precision: r for r in run_plan(plan)}
+    assert results[own.name].status == PASS
+    if own is not FLOAT32:  # e.g. bf16 on a CPU with AMX: not a float32 result, so not held to float32's bound
+        assert results["float32"].status == SKIP and default_hint() in results["float32"].reason

@@ -175,7 +175,8 @@ class Adapter:
 
 
 ADAPTERS: Registry[Adapter] = Registry("framework adapter")
-_MODULES = ("torch_layers", "torch_projection", "keras_layers", "tf_keras_layers", "onnx_lstm", "torch_onnx")
+_MODULES = ("torch_layers", "torch_projection", "keras_layers", "tf_keras_layers", "onnx_lstm", "torch_onnx",
+            "openvino_export")
 _loaded = False
 
 
