@@ -79,6 +79,27 @@ def _first_line(exc: BaseException, limit: int = 240) -> str:
     return f"{type(exc).__name__}: {text}".strip()
 
 
+@contextlib.contextmanager
+def _quiet_fds() -> Any:
+    """Send file descriptors 1 and 2 to /dev/null: the TorchScript exporter prints the failing graph from C++."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, null):
+            os.close(fd)
+
+
 def export(module: Any, args: tuple[Any, ...], dynamo: bool) -> bytes:
     """The ONNX model of ``module`` called on ``args``; ExporterRefused with the exporter's message."""
     import torch
@@ -88,7 +109,8 @@ def export(module: Any, args: tuple[Any, ...], dynamo: bool) -> bytes:
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with warnings.catch_warnings(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                _quiet_fds():
             warnings.simplefilter("ignore")
             if dynamo:
                 program = torch.onnx.export(module, args, dynamo=True, verbose=False)
