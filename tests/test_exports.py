@@ -147,3 +147,41 @@ def test_openvino_default_precision_row_runs_at_the_devices_precision_and_is_hel
     assert results[own.name].status == PASS
     if own is not FLOAT32:  # e.g. bf16 on a CPU with AMX: not a float32 result, so not held to float32's bound
         assert results["float32"].status == SKIP and default_hint() in results["float32"].reason
+
+
+# ------------------------------------------------------------------ Keras -> tf2onnx -> ONNX Runtime
+KERAS3_TF2ONNX = "keras.layers.LSTM->tf2onnx->onnxruntime"
+TF_KERAS_TF2ONNX = "tf_keras.layers.LSTM->tf2onnx->onnxruntime"
+
+
+def test_keras3_lstm_through_tf2onnx_conforms_on_every_case_and_is_one_lstm_node():
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("tf2onnx")
+    spec = lstmspec.load_spec("lstm")
+    results = run(spec, KERAS3_TF2ONNX)
+    assert not [r.summary_line() for r in results if r.status not in (PASS, SKIP)]
+    assert len([r for r in results if r.status == PASS]) >= 30  # activations, reverse, last output only
+    prepared = ADAPTERS.get(KERAS3_TF2ONNX).prepare(case_data(spec), "cpu", FLOAT32)
+    assert "graph: LSTM" in prepared.note
+
+
+def test_tf2onnx_hard_sigmoid_slope_is_checked_not_assumed():
+    """tf2onnx folds a tf-keras gate activation clip(x/6 + 0.5) into the LSTM node as HardSigmoid; whether it
+    keeps the slope 1/6 (alpha) decides the case, and the check must see the difference."""
+    pytest.importorskip("tf_keras")
+    pytest.importorskip("tf2onnx")
+    import onnx
+
+    spec = lstmspec.load_spec("lstm")
+    case = make_case(spec, {}, {"recurrent_activation": "hard_sigmoid"})
+    model, _ = ADAPTERS.get(TF_KERAS_TF2ONNX)._built(make_data(spec, case, 0))
+    lstm = [n for n in onnx.load_from_string(model).graph.node if n.op_type == "LSTM"]
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in (lstm[0].attribute if lstm else [])}
+    alphas = attrs.get("activation_alpha", [0.2])  # ONNX HardSigmoid's default alpha is 0.2 (Keras 2's)
+    slope_kept = bool(lstm) and attrs["activations"][0] == b"HardSigmoid" and abs(alphas[0] - 1 / 6) < 1e-6
+    results = run(spec, TF_KERAS_TF2ONNX, cases=[case])
+    if lstm and attrs["activations"][0] == b"HardSigmoid" and not slope_kept:
+        assert [r.status for r in results] == [FAIL]
+        assert "hard_sigmoid_keras2" in results[0].diagnosis
+    else:
+        assert [r.status for r in results] == [PASS]
