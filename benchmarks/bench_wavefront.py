@@ -47,7 +47,7 @@ import numpy as np
 import lstmspec
 from lstmspec.reference.backends import get_backend
 from lstmspec.reference.grid import run_grid_loop
-from lstmspec.reference.program import program_for
+from lstmspec.reference.run import program_for
 
 BAR = 20.0
 

@@ -23,10 +23,9 @@ from .check.precision import CPU_DEFAULT, CUDA_DEFAULT, PRECISIONS, Precision
 from .check.results import ERROR, FAIL, PASS, SKIP, CaseResult
 from .check.runner import Oracle, Plan, Target, check_one, declared_skip, device_available, static_skip
 from .errors import ConfigError
+from .machine import DEVICES
 from .spec.catalog import load_spec
 from .spec.model import Spec
-
-DEVICES = ("cpu", "cuda")
 
 
 def check_device(device: str) -> str:

@@ -336,24 +336,24 @@ def test_programs_are_compiled_once_per_spec_object_and_kept_off_the_spec():
     import dataclasses
     import gc
 
-    from lstmspec.reference import program
+    from lstmspec.reference import run
 
     spec = lstmspec.load_spec("lstm")
     params = spec.random_params(None, 0)
     x, state = spec.random_inputs(None, 1)
-    program.programs_of(spec).clear()
+    run.programs_of(spec).clear()
     spec.reference(x, state, params)
-    first = dict(program.programs_of(spec))
+    first = dict(run.programs_of(spec))
     spec.reference(x, state, params)
-    assert program.programs_of(spec) == first and len(first) == 1
+    assert run.programs_of(spec) == first and len(first) == 1
     assert not any(f.name.startswith("_") for f in dataclasses.fields(spec)), "the Spec holds no cache"
     edited = dataclasses.replace(spec, title="edited copy")
     edited.reference(x, state, params)
-    assert set(map(id, program.programs_of(edited).values())).isdisjoint(map(id, first.values()))
+    assert set(map(id, run.programs_of(edited).values())).isdisjoint(map(id, first.values()))
     key = id(edited)
     del edited
     gc.collect()
-    assert key not in program._PROGRAMS
+    assert key not in run._PROGRAMS
 
 
 @pytest.mark.parametrize("name", ["convlstm2d_peephole", "convlstm2d", "convlstm1d", "convlstm3d"])

@@ -15,7 +15,8 @@ import pytest
 import lstmspec
 from lstmspec.reference import conv
 from lstmspec.reference.backends import NumpyBackend
-from lstmspec.reference.program import Program, programs_of, run_reference
+from lstmspec.reference.program import Program
+from lstmspec.reference.run import programs_of, run_reference
 
 
 @pytest.fixture

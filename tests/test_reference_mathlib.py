@@ -21,7 +21,7 @@ import lstmspec
 from lstmspec.errors import LookupFailed
 from lstmspec.reference import mathlib
 from lstmspec.reference.backends import NumpyBackend
-from lstmspec.reference.program import run_reference
+from lstmspec.reference.run import run_reference
 
 from interpreters import run_without
 

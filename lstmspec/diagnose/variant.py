@@ -23,7 +23,7 @@ from ..check.oracle import CaseData
 from ..check.precision import MANTISSA, Precision
 from ..reference.binding import leading_axes
 from ..reference.data_format import CHANNELS_LAST, data_format, from_format
-from ..reference.program import run_reference
+from ..reference.run import run_reference
 from ..registry import Registry
 from ..spec.model import Spec
 from .anatomy import Anatomy, anatomy

@@ -44,11 +44,11 @@ from ..adapters.base import Adapter, Outcome, Prepared, as_numpy
 from ..check.oracle import CaseData
 from ..check.precision import Precision, torch_dtype, torch_math_mode
 from ..errors import ConfigError
+from ..machine import DEVICES
 from ..spec.model import Spec
 from .declarations import check_supports
 
 ARRAY_KINDS = ("torch", "numpy")
-DEVICES = ("cpu", "cuda")
 
 
 class KernelFault(Exception):

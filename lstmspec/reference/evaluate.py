@@ -16,6 +16,7 @@ from typing import Any
 
 from ..expr.functions import FUNCTIONS, conv_options
 from ..expr.ir import BinOp, Call, Name, Neg, Node, Num
+from ..expr.masks import resolve_mask
 from ..spec.model import Spec
 from .backends import Backend
 
@@ -53,9 +54,22 @@ def _call(node: Call, env: Mapping[str, Any], attrs: Mapping[str, Any], be: Back
         return be.activation(func)(args[0])
     if function.kind == "concat":
         return be.concat(args)
-    from .program import conv_with_options
-
     return conv_with_options(be, attrs, conv_options(node))(args[0], args[1])
+
+
+def conv_with_options(be: Backend, attrs: Mapping[str, Any], options: Any) -> Callable[[Any, Any], Any]:
+    """``conv(x, w)`` with a call's options resolved against the attributes, the kernel masked if asked
+    (``lstmspec.expr.masks``: PixelRNN's masks A and B, with colour groups)."""
+
+    def conv(x: Any, w: Any) -> Any:
+        n = w.ndim - 2
+        resolved = [options.resolve(axis, attrs) for axis in range(n)]
+        mask = resolve_mask(options, attrs, tuple(int(d) for d in w.shape))
+        if mask is not None:
+            w = w * be.asarray(mask)
+        return be.conv(x, w, resolved[0][0], [r[1] for r in resolved], [r[2] for r in resolved])
+
+    return conv
 
 
 _HANDLERS: dict[type, Callable[..., Any]] = {Name: _name, Num: _num, Neg: _neg, BinOp: _binop, Call: _call}

@@ -1,35 +1,13 @@
-"""Find spec files: shipped ones by name, any other by path."""
+"""Load specs by shipped name or by path, cached (the paths themselves: :mod:`.paths`)."""
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import LookupFailed, SpecError
+from ..errors import SpecError
 from .loader import load_file
 from .model import Spec
-
-
-def specs_dir() -> Path:
-    """The shipped specs: ``specs/`` of a source checkout, else the copy installed in the package."""
-    source = Path(__file__).resolve().parents[2] / "specs"
-    if source.is_dir():
-        return source
-    return Path(__file__).resolve().parents[1] / "_specs"
-
-
-def shipped_names() -> list[str]:
-    return sorted(p.stem for p in specs_dir().glob("*.toml"))
-
-
-def resolve_path(name_or_path: str | Path) -> Path:
-    """A path for a spec name (``lstm``) or a file path (``specs/lstm.toml``, ``./my.toml``)."""
-    text = str(name_or_path)
-    if text.endswith(".toml") or "/" in text or "\\" in text:
-        return Path(text)
-    path = specs_dir() / f"{text}.toml"
-    if not path.is_file():
-        raise LookupFailed("spec", text, shipped_names())
-    return path
+from .paths import resolve_path, shipped_names, specs_dir
 
 
 @lru_cache(maxsize=64)
@@ -50,3 +28,6 @@ def load_spec(name_or_path: str | Path) -> Spec:
     # a spec that extends another changes when its parent does: key the cache on the shipped files too
     mtime = max([path.stat().st_mtime] + [p.stat().st_mtime for p in specs_dir().glob("*.toml")])
     return _load_cached(str(path.resolve()), mtime, display)
+
+
+__all__ = ["load_spec", "resolve_path", "shipped_names", "specs_dir"]  # the paths re-exported for callers

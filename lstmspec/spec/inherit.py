@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LookupFailed, SpecError
+from .paths import resolve_path
 from .toml_lines import LineIndex
 
 _NOT_INHERITED = ("spec", "example")
@@ -72,8 +73,6 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
 
 
 def _parent_path(name: str, child: Path) -> Path:
-    from .catalog import resolve_path
-
     if name.endswith(".toml") or "/" in name:
         candidate = child.parent / name
         return candidate if candidate.is_file() else Path(name)
