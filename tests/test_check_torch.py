@@ -198,8 +198,10 @@ def test_json_and_junit_outputs_describe_every_case(tmp_path, capsys):
     assert code == 0
     data = json.loads(js.read_text())
     assert data["schema"] == "lstmspec-check" and data["version"] == 1
-    assert len(data["results"]) == 2 * len(default_matrix(lstmspec.load_spec("lstm")))
-    assert {r["status"] for r in data["results"]} == {"pass", "skip"}
+    gaps = data["totals"]["not_applicable"]  # what torch.nn.LSTMCell cannot run (reverse, ...): not cases
+    assert gaps > 0 and all(g["implementation"] == "torch.nn.LSTMCell" for g in data["not_applicable"])
+    assert len(data["results"]) + gaps == 2 * len(default_matrix(lstmspec.load_spec("lstm")))
+    assert {r["status"] for r in data["results"]} == {"pass"}
     root = ET.parse(junit).getroot()
     assert len(root.findall(".//testcase")) == len(data["results"])
 
@@ -271,6 +273,20 @@ def test_a_run_in_which_every_case_is_skipped_exits_1_and_says_so(capsys):
     assert "nothing was checked" in capsys.readouterr().err
 
 
+def test_a_frameworks_capability_gap_is_not_applicable_and_a_kernels_declaration_stays_a_skip(capsys):
+    from lstmspec.api import check_kernel
+
+    from numpy_kernels import lstm as numpy_lstm
+
+    assert main(["check", "lstm", "--framework", "torch.nn.LSTM", "--dtype", "float64,tf32", "--where", "time=1",
+                 "-j", "1", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "torch.nn.LSTM    cpu       tf32" not in out and "tf32 is a CUDA math mode (lstm, " in out
+    assert "not applicable in" in out.splitlines()[-1]
+    declared = [r for r in check_kernel(numpy_lstm, "lstm", dtypes=("float64",)) if r.status == SKIP]
+    assert declared and not any(r.not_applicable for r in declared)
+
+
 def test_a_kernel_declaring_its_devices_is_not_run_on_the_others():
     from lstmspec.api import check_kernel
 
@@ -289,3 +305,23 @@ def test_a_kernel_declaring_an_unknown_device_is_a_usage_error(tmp_path, capsys)
     assert main(["check", "lstm", "--kernel", f"{kernel}:lstm", "--no-isolate", "-q"]) == 2
     err = capsys.readouterr().err
     assert "lstmspec_devices must name some of cpu, cuda, not ['tpu']" in err and "Traceback" not in err
+
+
+def test_a_cli_failure_is_one_progress_line_and_one_report_entry_led_by_the_diagnosis(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    kernel = Path(__file__).resolve().parent / "numpy_kernels.py"
+    ran = subprocess.run([sys.executable, "-m", "lstmspec", "check", "lstm", "--kernel",
+                          f"{kernel}:input_and_forget_gates_swapped", "--dtype", "float64", "--where", "time=1"],
+                         capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 1, ran.stderr
+    failing = [line for line in ran.stderr.splitlines() if line.startswith("FAIL ")]
+    assert failing and all(": diagnosis: matches lstm with gate order f,i,g,o" in line for line in failing)
+    entries = ran.stdout[ran.stdout.index("Failed ("):].split("\nFAIL  ")[1:]
+    assert len(entries) == len(failing)
+    for entry in entries:
+        lines = entry.splitlines()
+        assert lines[1].startswith("      diagnosis: matches lstm with gate order f,i,g,o")  # the cause first
+        assert entry.count("diagnosis:") == 1 and entry.count("replay: lstmspec check") == 1

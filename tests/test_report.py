@@ -27,7 +27,7 @@ from lstmspec.report.failure import (MESSAGE_CHARS, failure_report, headline, ke
                                      spec_reference)
 from lstmspec.report.json_report import SCHEMA, VERSION
 from lstmspec.report.junit import classname
-from lstmspec.report.summary import format_worst, skip_reasons
+from lstmspec.report.summary import Gap, format_worst, not_applicable, skip_reasons
 from lstmspec.spec import load_spec
 from lstmspec.spec.catalog import specs_dir
 
@@ -220,10 +220,11 @@ def _strict(text: str):
 
 def test_json_has_the_versioned_top_level_schema_and_totals():
     doc = to_json(RESULTS, META)
-    assert list(doc) == ["schema", "version", "meta", "summary", "totals", "results"]
+    assert list(doc) == ["schema", "version", "meta", "summary", "totals", "results", "not_applicable"]
     assert (doc["schema"], doc["version"]) == (SCHEMA, VERSION) == ("lstmspec-check", 1)
     assert doc["meta"] == META
-    assert doc["totals"] == {"cases": 9, "passed": 1, "failed": 4, "errors": 1, "skipped": 4, "seconds": 2.5}
+    assert doc["totals"] == {"cases": 9, "passed": 1, "failed": 4, "errors": 1, "skipped": 4, "seconds": 2.5,
+                             "not_applicable": 0}
     first = doc["summary"][0]
     assert (first["implementation"], first["cases"], first["passed"], first["failed"]) == (TORCH, 3, 1, 2)
     assert first["worst"]["quantity"] == "y" and first["worst"]["error"] == "inf"
@@ -409,3 +410,54 @@ def test_junit_of_a_real_check_of_a_gate_swap_says_the_diagnosis_first(tmp_path)
         assert failure.message.startswith("diagnosis: matches lstm with gate order f,i,g,o"), failure.message
         assert "\ncase: lstm | " in failure.text and ":input_and_forget_gates_swapped | cpu float64 | " in failure.text
         assert "\nreplay: lstmspec check " in failure.text
+
+
+# ------------------------------------------------------------------ not applicable (capability gaps)
+ORT = "onnxruntime.LSTM"
+GAPS = [result(SKIP, impl=ORT, precision="float64", reason=f"{ORT} has no float64 (it supports float32)",
+               c=case(time=t), seconds=0.0, not_applicable=True) for t in (2, 3, 4)]
+REFUSED = result(SKIP, impl=ORT, reason="onnxruntime 1.32.0 refuses layout=1", c=case(time=9), seconds=0.0,
+                 not_applicable=True)
+DECLARED = result(SKIP, impl="my_lstm", reason="declared: my_lstm supports only direction=forward", kind="kernel",
+                  c=case(time=5), seconds=0.0)
+WITH_GAPS = [PASSED, *GAPS, REFUSED, DECLARED]
+
+
+def test_capability_gaps_are_one_line_per_implementation_and_reason_not_cases_or_rows():
+    assert not_applicable(WITH_GAPS) == [Gap("lstm", ORT, f"{ORT} has no float64 (it supports float32)", 3),
+                                         Gap("lstm", ORT, "onnxruntime 1.32.0 refuses layout=1", 1)]
+    groups = group_results(WITH_GAPS)
+    assert [(g.implementation, g.precision) for g in groups] == [(TORCH, "float32"), ("my_lstm", "float32")]
+    assert totals(groups).cases == 2 and totals(groups).skipped == 1  # the kernel's declaration stays a skip
+    text = render_terminal(WITH_GAPS, META)
+    assert "Not applicable (4; what these implementations cannot run):" in text
+    assert f"  {ORT} has no float64 (it supports float32) (lstm, 3 cases)" in text
+    assert f"  {ORT}: onnxruntime 1.32.0 refuses layout=1 (lstm, 1 cases)" in text
+    assert "Skipped (1):\n     1 x declared: my_lstm supports only direction=forward" in text
+    assert text.rstrip().endswith("2 cases: 1 passed, 0 failed, 1 skipped, 4 not applicable in 4.25 s")
+    assert not any(line.startswith(f"lstm    {ORT}") for line in text.splitlines())  # no table row
+
+
+def test_capability_gaps_are_no_junit_testcase_and_no_json_result():
+    root = ET.fromstring(to_junit(WITH_GAPS, META))
+    assert root.get("tests") == "2" and root.get("skipped") == "1"
+    assert {c.get("name") for c in root.iter("testcase")} == {PASSED.case.key, DECLARED.case.key}
+    doc = to_json(WITH_GAPS, META)
+    assert [r["implementation"] for r in doc["results"]] == [TORCH, "my_lstm"]
+    assert doc["totals"]["not_applicable"] == 4 and doc["totals"]["cases"] == 2
+    assert doc["not_applicable"][0] == {"spec": "lstm", "implementation": ORT,
+                                        "reason": f"{ORT} has no float64 (it supports float32)", "cases": 3}
+    markdown = render_markdown(WITH_GAPS, META)
+    assert "## Not applicable" in markdown and "4 not applicable" in markdown
+
+
+def test_a_failure_in_the_terminal_is_told_once_diagnosis_first_with_three_quantities_unless_every():
+    r = _many(5, diagnosis="matches lstm with gate order f,i,g,o")
+    text = render_terminal([r], META)
+    block = text[text.index("Failed (1):"):].splitlines()
+    assert block[1] == "FAIL  lstm | torch.nn.LSTM | cpu float32 | one timestep"
+    assert block[2] == "      diagnosis: matches lstm with gate order f,i,g,o"
+    assert block[6] == "        2 more over the bound: dL/dq1, dL/dq0"
+    assert text.count("matches lstm with gate order") == 1 and text.count(r.replay()) == 1
+    every = render_terminal([r], META, every=True)
+    assert "more over the bound" not in every and all(f"dL/dq{k}: error" in every for k in range(5))

@@ -101,9 +101,12 @@ class Framework:
     install: str  # how to get it
 
     def available(self) -> bool:
+        from ..quiet import quiet_native_stderr
+
         try:
-            for module in self.modules:
-                importlib.import_module(module)
+            with quiet_native_stderr():  # TensorFlow logs INFO lines to descriptor 2 while it is imported
+                for module in self.modules:
+                    importlib.import_module(module)
         except Exception:  # noqa: BLE001 - a broken install is as missing as an absent one
             return False
         return True

@@ -36,8 +36,11 @@ def _tf_keras() -> tuple[Any, Any]:
     if _modules is None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-        import keras
-        import tensorflow as tf
+        from ..quiet import quiet_native_stderr
+
+        with quiet_native_stderr():  # TensorFlow's absl INFO lines (oneDNN, CPU features) at import
+            import keras
+            import tensorflow as tf
 
         # Never inherit TF32: TensorFlow enables it by default on Ampere and
         # later GPUs, which would make a "float32" run a 10-bit-mantissa one.

@@ -32,8 +32,11 @@ def _tf_keras2() -> tuple[Any, Any]:
     global _modules
     if _modules is None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        import tensorflow as tf
-        import tf_keras
+        from ..quiet import quiet_native_stderr
+
+        with quiet_native_stderr():  # TensorFlow's absl INFO lines (oneDNN, CPU features) at import
+            import tensorflow as tf
+            import tf_keras
 
         tf.config.experimental.enable_tensor_float_32_execution(False)  # "float32" must not be TF32
         _modules = (tf, tf_keras)

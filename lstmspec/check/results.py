@@ -57,6 +57,7 @@ class CaseResult:
     diagnosis: str = ""
     gates: str = ""  # where a failing kernel's gates first left the equations (kernels that return gates)
     output: str = ""  # what an isolated kernel printed during this case (truncated)
+    not_applicable: bool = False  # a SKIP that is a framework's capability gap: counted apart, never a case row
     traceback: str = ""  # every frame of a kernel's crash, the framework's too (the reason names the kernel's own)
 
     @property

@@ -100,19 +100,16 @@ def check_one(plan: Plan, oracle: Oracle, target: Target, case: Case, device: st
     if isolated and target.isolated is not None:
         reason = static_skip(impl, device, precision) or declared_skip(plan.spec, impl, case)
         if reason:
-            result.status, result.reason = SKIP, reason
-            return result
+            return skipped(result, reason)
         return target.isolated.check(result, case, device, precision.name)
     try:
         reason = static_skip(impl, device, precision) or declared_skip(plan.spec, impl, case)
         if reason:
-            result.status, result.reason = SKIP, reason
-            return result
+            return skipped(result, reason)
         data = oracle.data(case)
         reason = impl.unsupported(data, device, precision)
         if reason:
-            result.status, result.reason = SKIP, reason
-            return result
+            return skipped(result, reason)
         want_grads = plan.grads and impl.gradients
         outcome = impl.run(data, device, precision, want_grads)
     except Exception as exc:  # noqa: BLE001 - an implementation that raises is a result, not a crash
@@ -147,6 +144,14 @@ def check_one(plan: Plan, oracle: Oracle, target: Target, case: Case, device: st
         from ..diagnose import describe_failure
 
         result.diagnosis = describe_failure(plan.spec, data, outcome, expected, yard, precision)
+    return result
+
+
+def skipped(result: CaseResult, reason: str) -> CaseResult:
+    """A skip; a framework's is a capability gap (not applicable: a precision it lacks, an option its installed
+    version refuses), reported once per reason rather than as a case. A user kernel's declarations stay skips."""
+    result.status, result.reason = SKIP, reason
+    result.not_applicable = result.kind == "framework"
     return result
 
 

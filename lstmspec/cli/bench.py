@@ -21,6 +21,7 @@ from typing import Any
 from ..bench.suites import SUITES
 from ..errors import ConfigError
 from ..interrupts import deferred, exit_status, signal_name
+from ..quiet import show_framework_logs
 from .args import DEVICES, Parser, split
 from .entry import run
 
@@ -84,6 +85,8 @@ def add_parser(sub: Any) -> None:
                    "self-contained DIR/timing-<device>.html")
     p.add_argument("--list", action="store_true", help="list the cases and implementations that would run, then exit")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="let the frameworks' own log lines (TensorFlow, absl, XLA) through; silenced by default")
     p.set_defaults(func=cmd_bench)
 
 
@@ -193,6 +196,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from ..bench import environment
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports TensorFlow
+    show_framework_logs(args.verbose)
     notes: list[str] = []
     started = time.perf_counter()
     check_outputs(args)

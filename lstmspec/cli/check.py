@@ -25,6 +25,7 @@ from ..check.results import SKIP, CaseResult
 from ..check.runner import Oracle, Plan, Target, check_one, exit_code
 from ..interrupts import deferred, exit_status, signal_name
 from ..machine import default_memory_cap, parse_memory
+from ..quiet import show_framework_logs
 from .args import split
 from .progress import Progress
 from .reports import Stream, check_outputs, device_names, versions, write_reports
@@ -39,7 +40,8 @@ examples:
   lstmspec check --shard 2/4 --junit junit.xml     the second quarter of the cases, JUnit XML for CI
   lstmspec check --json out.json --report reports/ JSON (schema: lstmspec/report/SCHEMA.md) and Markdown
 
-exit codes: 0 everything conforms, 1 something does not or nothing ran (every case skipped), 2 usage or spec error, 130 interrupted
+exit codes: 0 everything conforms, 1 something does not or nothing ran (every case skipped or not applicable),
+2 usage or spec error or an output that cannot be written, 128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM)
 
 environment: LSTMSPEC_REFERENCE_MATH=auto|numpy|torch picks what the float64 oracle's tanh, sigmoid and
 GEMMs of large arrays go through (auto: tanh/sigmoid through torch's vectorized kernels where numpy's are not
@@ -87,11 +89,17 @@ def add_parser(sub: Any) -> None:
                    help="processes to spread the cases over (default: one per CPU core, up to "
                    f"{MAX_AUTO_JOBS}; 1 with --kernel or CUDA). Reports do not depend on it")
     p.add_argument("--no-grad", action="store_true", help="skip the gradient comparisons")
-    p.add_argument("--json", metavar="FILE", help="write results as JSON (versioned schema)")
-    p.add_argument("--junit", metavar="FILE", help="write JUnit XML, one testcase per case")
-    p.add_argument("--report", metavar="DIR", help="write a Markdown report DIR/conformance.md")
+    p.add_argument("--json", metavar="FILE", help="write results as JSON (schema lstmspec-check, an integer version; "
+                   "JSON Schema in lstmspec/schemas/check.json)")
+    p.add_argument("--junit", metavar="FILE", help="write JUnit XML, one testcase per case (what an implementation "
+                   "cannot run is no testcase); a failure's message leads with its diagnosis")
+    p.add_argument("--report", metavar="DIR", help="write a Markdown report DIR/conformance-DEVICE.md "
+                   "(DIR/conformance.md when several devices ran)")
     p.add_argument("--list", action="store_true", help="list the cases and implementations that would run, then exit")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="every quantity over its bound in each failure (default: the 3 worst), and the frameworks' "
+                   "own log lines (TensorFlow, absl, XLA), which are otherwise silenced")
     p.set_defaults(func=cmd_check)
 
 
@@ -162,6 +170,7 @@ def _early_helpers(args: argparse.Namespace, options: CheckOptions) -> Helpers |
 
 def cmd_check(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    show_framework_logs(args.verbose)  # before any helper starts or framework is imported
     check_outputs(args)
     jobs_note = None
     if args.jobs is not None:
@@ -240,8 +249,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         return exit_status(interrupted)
     if not any(r.status != SKIP for r in results):
         # a check in which nothing ran cannot fail, so it must not pass either (e.g. --dtype tf32 on a CPU)
-        why = (f"all {len(results)} cases were skipped (the reasons are listed above)" if results
-               else "no case was selected (see --where, --case and --shard; --list shows the cases)")
+        gaps = sum(r.not_applicable for r in results)
+        why = ("no case was selected (see --where, --case and --shard; --list shows the cases)" if not results
+               else f"none of the {len(results)} cases applies to the implementations chosen (the reasons are "
+               "listed above)" if gaps == len(results)
+               else f"all {len(results)} cases were skipped or not applicable (the reasons are listed above)")
         print(f"lstmspec check: nothing was checked: {why}", file=sys.stderr)
         return 1
     return exit_code(results)

@@ -1,10 +1,19 @@
-"""The progress of ``lstmspec check`` on stderr: one line per implementation group, failures as they come."""
+"""The progress of ``lstmspec check`` on stderr: one line per implementation group, and one line per failure
+as it comes (its case and cause); the report on stdout tells each failure in full, once."""
 from __future__ import annotations
 
 import sys
 import time
 
 from ..check.results import ERROR, FAIL, PASS, SKIP, CaseResult
+from ..report.failure import case_line, headline
+
+LINE_CHARS = 240  # a failure's progress line; the report on stdout has the whole of it
+
+
+def one_line(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= LINE_CHARS else text[: LINE_CHARS - 3] + "..."
 
 Group = tuple[int, int, int, int, bool]  # plan, target, device, precision, fuzz
 
@@ -34,18 +43,18 @@ class Progress:
 
     def __call__(self, group: Group, result: CaseResult) -> None:
         self.done += 1
-        counts = self.counts.setdefault(group, {PASS: 0, FAIL: 0, ERROR: 0, SKIP: 0, "n": 0, "s": 0.0})
+        counts = self.counts.setdefault(group, {PASS: 0, FAIL: 0, ERROR: 0, SKIP: 0, "n/a": 0, "n": 0, "s": 0.0})
         self.labels[group] = " | ".join((result.spec, result.implementation, result.device, result.precision))
         if group[4]:
             self.labels[group] += " | fuzz"
-        counts[result.status] += 1
+        counts["n/a" if result.not_applicable else result.status] += 1
         counts["n"] += 1
         counts["s"] += result.seconds
         if result.status in (FAIL, ERROR):
             self.bad += 1
             if not self.quiet:
                 self._clear()
-                print(result.summary_line(), file=sys.stderr)
+                print(one_line(f"{case_line(result)}: {headline(result)}"), file=sys.stderr)
         if counts["n"] >= self.expected.get(group, 0):
             self._line(group)
         elif self.tty and not self.quiet:
@@ -61,11 +70,12 @@ class Progress:
 
     def _line(self, group: Group) -> None:
         c = self.counts.pop(group)
-        if self.quiet:
+        if self.quiet or c["n"] == c["n/a"]:  # nothing of the group applies: the report says why, once
             return
         self._clear()
+        gaps = f", {c['n/a']} not applicable" if c["n/a"] else ""
         print(f"[{self.done}/{self.total}] {self.labels[group]}: {c[PASS]} passed, {c[FAIL] + c[ERROR]} failed, "
-              f"{c[SKIP]} skipped ({c['s']:.1f} s)", file=sys.stderr)
+              f"{c[SKIP]} skipped{gaps} ({c['s']:.1f} s)", file=sys.stderr)
         self.last_line = time.perf_counter()
 
     def flush(self) -> None:

@@ -113,7 +113,7 @@ def write_reports(results: list[CaseResult], meta: dict[str, Any], args: argpars
 
     failures: list[Exception] = []
     try:
-        write_stdout(render_terminal(results, meta))
+        write_stdout(render_terminal(results, meta, every=getattr(args, "verbose", False)))
     except OSError as exc:  # a closed pipe or a full disk: the files are still written
         failures.append(exc)
     written: list[str] = []

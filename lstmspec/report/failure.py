@@ -63,16 +63,24 @@ def short_message(result: CaseResult, limit: int = MESSAGE_CHARS) -> str:
     return line if len(line) <= limit else line[: limit - 3].rstrip() + "..."
 
 
+def case_line(result: CaseResult) -> str:
+    """``FAIL  lstm | torch.nn.LSTM | cpu float32 | one timestep``: which case, as the terminal report heads it."""
+    return (f"{result.status.upper():5} {result.spec} | {result.implementation} | {result.device} {result.precision}"
+            f" | {result.case.describe()}")
+
+
 def failure_report(result: CaseResult, *, replay: str | None = None, every: bool = False,
-                   quantities: int = QUANTITIES, indent: str = "") -> str:
+                   quantities: int = QUANTITIES, indent: str = "", case: bool = True) -> str:
     """The whole failure: headline, case, the worst quantities, the worst element, notes and the replay command.
 
     ``replay`` replaces ``result.replay()`` (pytest names the kernel by its file); ``every`` lists every
-    failed quantity instead of the ``quantities`` worst.
+    failed quantity instead of the ``quantities`` worst; ``case=False`` leaves out the case line (the
+    terminal report heads each failure with :func:`case_line`).
     """
     lines = [headline(result)]
-    lines.append(f"case: {result.spec} | {result.implementation} | {result.device} {result.precision} | "
-                 f"{result.case.describe()} ({result.case.key})")
+    if case:
+        lines.append(f"case: {result.spec} | {result.implementation} | {result.device} {result.precision} | "
+                     f"{result.case.describe()} ({result.case.key})")
     failed = worst_first(result)
     shown = failed if every else failed[:quantities]
     lines += [f"  {c.describe()}" for c in shown]
@@ -142,5 +150,5 @@ def spec_reference(spec: Any, start: str | Path | None = None) -> str:
     return str(path)
 
 
-__all__ = ["failure_report", "headline", "short_message", "worst_first", "kernel_reference", "spec_reference",
+__all__ = ["failure_report", "case_line", "headline", "short_message", "worst_first", "kernel_reference", "spec_reference",
            "QUANTITIES", "MESSAGE_CHARS"]

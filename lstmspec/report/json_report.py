@@ -17,7 +17,7 @@ from typing import Any
 
 from ..check.results import CaseResult, Comparison
 from ..outputs import atomic_write
-from .summary import GroupSummary, Totals, group_results, totals
+from .summary import GroupSummary, Totals, group_results, not_applicable, totals
 
 SCHEMA = "lstmspec-check"
 VERSION = 1  # bump when a field changes meaning or is removed; adding a field does not bump it
@@ -64,13 +64,16 @@ def _totals(t: Totals) -> dict[str, Any]:
 def to_json(results: Sequence[CaseResult], meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The report as a dict that ``json.dumps(..., allow_nan=False)`` accepts (see SCHEMA.md)."""
     groups = group_results(results)
+    gaps = not_applicable(results)
     return jsonable({
         "schema": SCHEMA,
         "version": VERSION,
         "meta": dict(meta or {}),
         "summary": [_group(g) for g in groups],
-        "totals": _totals(totals(groups)),
-        "results": [r.to_json() for r in results],
+        "totals": {**_totals(totals(groups)), "not_applicable": sum(g.cases for g in gaps)},
+        "results": [r.to_json() for r in results if not r.not_applicable],
+        "not_applicable": [{"spec": g.spec, "implementation": g.implementation, "reason": g.reason, "cases": g.cases}
+                           for g in gaps],
     })
 
 

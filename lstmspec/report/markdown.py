@@ -16,7 +16,7 @@ from ..check.precision import MULTIPLIER, PRECISIONS
 from ..check.results import CaseResult
 from ..outputs import atomic_write
 from .summary import (conventions, failed_results, format_seconds, group_results, render_table, run_seconds,
-                      skip_reasons, summary_table, totals, verdict)
+                      not_applicable, skip_reasons, summary_table, totals, verdict)
 
 REPORT_NAME = "conformance.md"
 TITLE = "lstmspec conformance report"
@@ -103,7 +103,7 @@ def render_markdown(results: Sequence[CaseResult], meta: Mapping[str, Any] | Non
     meta = meta or {}
     groups = group_results(results)
     t = totals(groups)
-    out = [f"# {TITLE}", "", f"**{verdict(meta, t)}**", "", "## Run", ""]
+    out = [f"# {TITLE}", "", f"**{verdict(meta, t, sum(g.cases for g in not_applicable(results)))}**", "", "## Run", ""]
     out += _meta_section(meta)
     out += ["## Tolerance rule", ""] + tolerance_section()
     out += ["## Summary", ""]
@@ -133,6 +133,10 @@ def render_markdown(results: Sequence[CaseResult], meta: Mapping[str, Any] | Non
     reasons = skip_reasons(results)
     if reasons:
         out += ["## Skipped", "", _table(["reason", "cases"], [[reason, n] for reason, n in reasons]), ""]
+    gaps = not_applicable(results)
+    if gaps:  # capability gaps: not cases, one line per implementation and reason
+        out += ["## Not applicable", "", _table(["implementation", "spec", "reason", "cases"],
+                                               [[g.implementation, g.spec, g.reason, g.cases] for g in gaps]), ""]
     return "\n".join(out)
 
 

@@ -99,9 +99,13 @@ def _add_distinct(items: list[str], value: str) -> None:
 
 
 def group_results(results: Iterable[CaseResult]) -> list[GroupSummary]:
-    """One GroupSummary per (spec, implementation, device, precision), in order of first appearance."""
+    """One GroupSummary per (spec, implementation, device, precision), in order of first appearance.
+
+    Results that are not applicable (a framework's capability gap) are left out: see :func:`not_applicable`."""
     groups: dict[GroupKey, GroupSummary] = {}
     for r in results:
+        if r.not_applicable:
+            continue  # a capability gap is no case of the group (see not_applicable)
         key = (r.spec, r.implementation, r.device, r.precision)
         if key not in groups:
             groups[key] = GroupSummary(*key)
@@ -127,8 +131,25 @@ def failed_results(results: Iterable[CaseResult]) -> list[CaseResult]:
 
 def skip_reasons(results: Iterable[CaseResult]) -> list[tuple[str, int]]:
     """(reason, count) per distinct skip reason, most frequent first: a skip matrix collapses to a few lines."""
-    counts = Counter(r.reason or "(no reason given)" for r in results if r.status == SKIP)
+    counts = Counter(r.reason or "(no reason given)" for r in results if r.status == SKIP and not r.not_applicable)
     return counts.most_common()
+
+
+@dataclass(frozen=True)
+class Gap:
+    """What an implementation can never run here, once per reason: ``onnxruntime.LSTM has no float64``."""
+
+    spec: str
+    implementation: str
+    reason: str
+    cases: int
+
+
+def not_applicable(results: Iterable[CaseResult]) -> list[Gap]:
+    """One Gap per (spec, implementation, reason) of the not-applicable results, in order of appearance."""
+    counts: Counter[tuple[str, str, str]] = Counter(
+        (r.spec, r.implementation, r.reason or "(no reason given)") for r in results if r.not_applicable)
+    return [Gap(*key, n) for key, n in counts.items()]
 
 
 def conventions(results: Iterable[CaseResult]) -> dict[str, list[str]]:
@@ -161,10 +182,12 @@ def run_seconds(meta: Mapping[str, Any], t: Totals) -> float:
     return float(duration) if isinstance(duration, (int, float)) else t.seconds
 
 
-def verdict(meta: Mapping[str, Any], t: Totals) -> str:
-    """``N cases: P passed, F failed, S skipped in T s``: the last line of a terminal report."""
+def verdict(meta: Mapping[str, Any], t: Totals, gaps: int = 0) -> str:
+    """``N cases: P passed, F failed, S skipped in T s``: the last line of a terminal report.
+
+    ``gaps``: results not applicable (not among the N cases), said as ``, G not applicable`` when there are any."""
     line = (f"{t.cases} cases: {t.passed} passed, {t.failed} failed, {t.skipped} skipped"
-            f" in {format_seconds(run_seconds(meta, t))} s")
+            + (f", {gaps} not applicable" if gaps else "") + f" in {format_seconds(run_seconds(meta, t))} s")
     if meta.get("interrupted"):
         planned = meta.get("cases_planned")
         line += (f"; INTERRUPTED ({meta.get('interrupted_by', 'SIGINT')})"
@@ -205,7 +228,8 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, table
 
 
 __all__ = [
-    "GroupSummary", "Totals", "group_results", "totals", "failed_results", "skip_reasons", "conventions",
+    "GroupSummary", "Totals", "Gap", "group_results", "totals", "failed_results", "skip_reasons", "not_applicable",
+    "conventions",
     "worst_of", "ratio", "format_float", "format_worst", "format_seconds", "run_seconds", "verdict", "summary_table",
     "render_table",
 ]
