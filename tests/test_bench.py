@@ -234,6 +234,11 @@ def test_tiny_bench_writes_json_markdown_and_html(tmp_path, capsys, threads):
         assert name in md
     pngs = sorted(p.name for p in (tmp_path / "timing-cpu").glob("*.png"))
     assert pngs and all(f"timing-cpu/{p}" in md for p in pngs)
+    glance = md[md.index("## At a glance"):]
+    assert "torch.nn.LSTM float32" in glance.split("\n| ---")[0], "the at-a-glance columns should say the dtype"
+    svgs = sorted(p.name for p in (tmp_path / "timing-cpu").glob("*.svg"))
+    assert svgs == [p.replace(".png", ".svg") for p in pngs] and all(f"timing-cpu/{p}" in md for p in svgs)
+    assert all((tmp_path / "timing-cpu" / p).read_text().lstrip().startswith("<?xml") for p in svgs)
     page = (tmp_path / "timing-cpu.html").read_text()
     assert page.count("data:image/png;base64,") == len(pngs)
     assert 'src="timing-cpu/' not in page and "<table>" in page
@@ -410,3 +415,17 @@ def test_threads_for_one_run_are_given_back_to_a_caller_in_python(tmp_path, caps
         torch.set_num_threads(saved_torch)
         if saved_blas is not None:
             blas.set_threads(saved_blas)
+
+
+def test_the_terminal_says_when_other_processes_loaded_the_cpus_during_the_timings(threads):
+    pytest.importorskip("torch")
+    from lstmspec.bench.report import render_terminal
+    from lstmspec.cli.bench import _run as run_plans, build_parser, plan_runs
+
+    args = build_parser().parse_args(["bench", "lstm", "--suite", "tiny", "--quick", "--threads", "1", "--no-peak",
+                                      "--framework", "torch.nn.LSTM"])
+    rows, _ = run_plans(plan_runs(args, []), True)
+    busy = render_terminal(rows, {"foreign_load": {"other_share": 0.68, "other_cpu_s": 13.6, "wall_s": 10.0}})
+    assert "note: other processes used 68% of the CPUs during these" in busy
+    quiet = render_terminal(rows, {"foreign_load": {"other_share": 0.05, "other_cpu_s": 1.0, "wall_s": 10.0}})
+    assert "other processes" not in quiet and quiet in busy

@@ -8,7 +8,9 @@
 - fraction of peak per case and implementation.
 
 Every series is one (implementation, precision, pass); a non-conforming
-series is drawn dashed and labelled so.
+series is drawn dashed and labelled so. An implementation keeps one colour in
+every figure of a run (:func:`colours`). Each plot is rendered as PNG (for
+the HTML page) and SVG (scalable, written beside the PNG).
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ class Plot:
     title: str
     caption: str
     png: bytes
+    svg: bytes = b""
 
 
 def _pyplot():
@@ -60,11 +63,24 @@ def _series(rows: Iterable[BenchRow]) -> dict[tuple, list[BenchRow]]:
     return dict(out)
 
 
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+def colours(rows: Iterable[BenchRow]) -> dict[str, str]:
+    """implementation -> colour, the same in every figure drawn from ``rows`` (matplotlib's tab10, then tab20)."""
+    names = sorted({r.implementation for r in rows if r.timed})
+    if len(names) <= 10:
+        return {name: f"C{i}" for i, name in enumerate(names)}
+    from matplotlib import colormaps
+
+    tab20 = colormaps["tab20"]
+    return {name: tab20(i % 20) for i, name in enumerate(names)}
+
+
+def _render(fig) -> tuple[bytes, bytes]:
+    """(PNG, SVG) of a figure."""
+    png, svg = io.BytesIO(), io.BytesIO()
+    fig.savefig(png, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(svg, format="svg", bbox_inches="tight")
     _pyplot().close(fig)
-    return buf.getvalue()
+    return png.getvalue(), svg.getvalue()
 
 
 def sweep_plot(rows: list[BenchRow], spec: str, sweep: str) -> Plot | None:
@@ -73,6 +89,7 @@ def sweep_plot(rows: list[BenchRow], spec: str, sweep: str) -> Plot | None:
     if not series:
         return None
     plt = _pyplot()
+    colour = colours(rows)
     many_precisions = len({r.precision for r in chosen}) > 1
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     throughput = sweep == "hidden"
@@ -80,13 +97,13 @@ def sweep_plot(rows: list[BenchRow], spec: str, sweep: str) -> Plot | None:
         xs = [r.case.x for r in group]
         if throughput:
             ys = [(r.rate() or 0) / 1e9 for r in group]
-            ax.plot(xs, ys, marker="o", linestyle="-" if group[0].conforms else "--",
+            ax.plot(xs, ys, marker="o", linestyle="-" if group[0].conforms else "--", color=colour[key[0]],
                     label=series_label(group[0], with_precision=many_precisions))
         else:
             ys = [r.measurement.median * 1e3 for r in group]
             low = [max(0.0, y - r.measurement.q25 * 1e3) for y, r in zip(ys, group)]
             high = [r.measurement.q75 * 1e3 - y for y, r in zip(ys, group)]
-            ax.errorbar(xs, ys, yerr=[low, high], marker="o", capsize=3,
+            ax.errorbar(xs, ys, yerr=[low, high], marker="o", capsize=3, color=colour[key[0]],
                         linestyle="-" if group[0].conforms else "--",
                         label=series_label(group[0], with_precision=many_precisions))
     ax.set_xlabel(_UNITS.get(sweep, sweep))
@@ -106,7 +123,7 @@ def sweep_plot(rows: list[BenchRow], spec: str, sweep: str) -> Plot | None:
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    return Plot(f"{spec}-sweep-{sweep}", title, caption, _png(fig))
+    return Plot(f"{spec}-sweep-{sweep}", title, caption, *_render(fig))
 
 
 def roofline_plot(rows: list[BenchRow], device: str) -> Plot | None:
@@ -116,13 +133,14 @@ def roofline_plot(rows: list[BenchRow], device: str) -> Plot | None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     many_precisions = len({r.precision for r in timed}) > 1
+    colour = colours(rows)
     by_impl: dict[str, list[BenchRow]] = defaultdict(list)
     for r in timed:
         by_impl[series_label(r, with_precision=many_precisions)].append(r)
     markers = "os^vD<>PXh*"
     for i, (label, group) in enumerate(sorted(by_impl.items())):
         ax.scatter([r.intensity for r in group], [r.rate() / 1e9 for r in group], marker=markers[i % len(markers)],
-                   label=label, alpha=0.8)
+                   label=label, alpha=0.8, color=colour[group[0].implementation])
     lo = min(r.intensity for r in timed) / 2
     hi = max(r.intensity for r in timed) * 2
     ceilings = {}
@@ -145,7 +163,7 @@ def roofline_plot(rows: list[BenchRow], device: str) -> Plot | None:
     ax.legend(fontsize=7, loc="lower right")
     caption = ("Every timed row: achieved GFLOP/s (textbook FLOPs, median time) against FLOPs per compulsory byte; "
                "dotted: min(peak, intensity x bandwidth) of the device per dtype.")
-    return Plot(f"roofline-{device}", title, caption, _png(fig))
+    return Plot(f"roofline-{device}", title, caption, *_render(fig))
 
 
 def peak_fraction_plot(rows: list[BenchRow], device: str) -> Plot | None:
@@ -157,7 +175,9 @@ def peak_fraction_plot(rows: list[BenchRow], device: str) -> Plot | None:
     plt = _pyplot()
     cases = list(dict.fromkeys(f"{r.spec} {r.case.describe()}" for r in chosen))
     many_precisions = len({r.precision for r in chosen}) > 1
-    impls = sorted({series_label(r, with_precision=many_precisions) for r in chosen})
+    colour = colours(rows)
+    implementation_of = {series_label(r, with_precision=many_precisions): r.implementation for r in chosen}
+    impls = sorted(implementation_of)
     width = 0.8 / max(len(impls), 1)
     fig, ax = plt.subplots(figsize=(max(7.5, 0.9 * len(cases) + 3), 4.8))
     for i, impl in enumerate(impls):
@@ -166,7 +186,8 @@ def peak_fraction_plot(rows: list[BenchRow], device: str) -> Plot | None:
             match = [r for r in chosen if f"{r.spec} {r.case.describe()}" == case
                      and series_label(r, with_precision=many_precisions) == impl]
             values.append(100 * match[0].peak_fraction if match else 0.0)
-        ax.bar([c + i * width - 0.4 + width / 2 for c in range(len(cases))], values, width, label=impl)
+        ax.bar([c + i * width - 0.4 + width / 2 for c in range(len(cases))], values, width, label=impl,
+               color=colour[implementation_of[impl]])
     ax.set_xticks(range(len(cases)))
     ax.set_xticklabels(cases, rotation=30, ha="right", fontsize=7)
     ax.set_ylabel("% of peak FLOP/s (row's dtype)")
@@ -175,7 +196,7 @@ def peak_fraction_plot(rows: list[BenchRow], device: str) -> Plot | None:
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize=7)
     caption = "Achieved over peak FLOP/s for the row's dtype (forward pass, textbook FLOPs)."
-    return Plot(f"peak-fraction-{device}", title, caption, _png(fig))
+    return Plot(f"peak-fraction-{device}", title, caption, *_render(fig))
 
 
 def all_plots(rows: list[BenchRow], device: str) -> list[Plot]:
@@ -197,4 +218,4 @@ def all_plots(rows: list[BenchRow], device: str) -> list[Plot]:
     return plots
 
 
-__all__ = ["Plot", "all_plots", "sweep_plot", "roofline_plot", "peak_fraction_plot", "series_label"]
+__all__ = ["Plot", "all_plots", "colours", "sweep_plot", "roofline_plot", "peak_fraction_plot", "series_label"]

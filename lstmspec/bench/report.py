@@ -210,17 +210,16 @@ def _glance(rows: list[BenchRow]) -> list[Block]:
             chosen = [r for r in rows if r.spec == spec and r.pass_ == pass_ and r.timed]
             if not chosen:
                 continue
-            many = len({r.precision for r in chosen if r.kind != REFERENCE}) > 1
-            columns = list(dict.fromkeys(_column(r, many) for r in chosen))
+            columns = list(dict.fromkeys(_column(r) for r in chosen))
             cases = list(dict.fromkeys((r.case_key, r.case.describe()) for r in chosen))
             table_rows = []
             wins: dict[str, int] = defaultdict(int)
             for key, label in cases:
-                in_case = {_column(r, many): r for r in chosen if r.case_key == key}
+                in_case = {_column(r): r for r in chosen if r.case_key == key}
                 conforming = [r for r in in_case.values() if r.conforms]
                 best = min(conforming, key=lambda r: r.seconds) if conforming else None
                 if best is not None:
-                    wins[_column(best, many)] += 1
+                    wins[_column(best)] += 1
                 cells = []
                 for col in columns:
                     r = in_case.get(col)
@@ -242,10 +241,10 @@ def _glance(rows: list[BenchRow]) -> list[Block]:
     return out
 
 
-def _column(row: BenchRow, many_precisions: bool) -> str:
+def _column(row: BenchRow) -> str:
     if row.kind == REFERENCE and row.precision == "float64" and row.implementation.endswith("(numpy)"):
         return row.implementation
-    return f"{row.implementation} {row.precision}" if many_precisions or row.kind == REFERENCE else row.implementation
+    return f"{row.implementation} {row.precision}"  # the dtype in every column header, one precision or several
 
 
 def _formulas(meta: dict[str, Any]) -> list[Block]:
@@ -435,7 +434,8 @@ def to_markdown(blocks: list[Block], image_dir: str) -> str:
             lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in b.rows]
             lines.append("")
         elif isinstance(b, Image):
-            lines += [f"![{b.plot.title}]({image_dir}/{b.plot.name}.png)", "", f"*{b.plot.caption}*", ""]
+            svg = f" ([SVG]({image_dir}/{b.plot.name}.svg))" if b.plot.svg else ""
+            lines += [f"![{b.plot.title}]({image_dir}/{b.plot.name}.png)", "", f"*{b.plot.caption}*{svg}", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -481,8 +481,12 @@ def to_html(blocks: list[Block]) -> str:
     return "\n".join(parts) + "\n"
 
 
-def render_terminal(rows: list[BenchRow]) -> str:
-    """A compact table for the terminal: timed rows, then one line per problem."""
+FOREIGN_LOAD_NOTE = 0.2  # other processes' share of the CPUs above which the terminal warns
+
+
+def render_terminal(rows: list[BenchRow], meta: dict[str, Any] | None = None) -> str:
+    """A compact table for the terminal: timed rows, one line per problem, and a note when other processes
+    used more than a fifth of the CPUs during the run (``meta["foreign_load"]``): the times may be inflated."""
     from tabulate import tabulate
 
     table = []
@@ -506,6 +510,11 @@ def render_terminal(rows: list[BenchRow]) -> str:
             problems[f"NON-CONFORMING {where}: {r.conformance_detail}"] = None
         elif r.status == "error":
             problems[f"ERROR {where}: {r.reason}"] = None
+    load = (meta or {}).get("foreign_load") or {}
+    if table and load.get("other_share", 0) > FOREIGN_LOAD_NOTE:
+        problems[(f"note: other processes used {100 * load['other_share']:.0f}% of the CPUs during these "
+                  f"{len(table)} timings ({load['other_cpu_s']} CPU-s over {load['wall_s']} s), so they may be "
+                  "slower than on a quiet machine; --threads 1 or a quiet machine gives steadier figures")] = None
     return out + "".join(f"{line}\n" for line in problems)
 
 
@@ -519,11 +528,12 @@ def write_json(path: Path, rows: list[BenchRow], meta: dict[str, Any]) -> Path:
 
 
 def write_report(directory: Path, rows: list[BenchRow], meta: dict[str, Any], plots: list[Plot]) -> list[Path]:
-    """DIR/timing-<device>.md with its plots in DIR/timing-<device>/, and DIR/timing-<device>.html."""
+    """DIR/timing-<device>.md with its plots (PNG and SVG) in DIR/timing-<device>/, and DIR/timing-<device>.html."""
     device = meta.get("device", "cpu")
     stem = f"timing-{device}"
     blocks = build_document(rows, meta, plots)
     written = [atomic_write(directory / stem / f"{plot.name}.png", plot.png) for plot in plots]
+    written += [atomic_write(directory / stem / f"{plot.name}.svg", plot.svg) for plot in plots if plot.svg]
     md = atomic_write(directory / f"{stem}.md", to_markdown(blocks, stem))
     page = atomic_write(directory / f"{stem}.html", to_html(blocks))
     return [md, page] + written

@@ -267,7 +267,7 @@ def _bench(args: argparse.Namespace, plans: list[Any], notes: list[str], started
         }
         if interrupted is not None:
             meta["interrupted_by"] = signal_name(interrupted)
-        _write(rows, meta, args, device, render_terminal(rows))
+        _write(rows, meta, args, device, render_terminal(rows, meta))
         if interrupted is not None:
             return exit_status(interrupted)
         return 1 if any((r.timed and not r.conforms) or r.status == "error" for r in rows) else 0
