@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -217,3 +218,19 @@ def test_control_characters_typed_by_the_user_do_not_split_the_error_line(capsys
     assert main(["shapes", "lstm", "batch=0\r0"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "batch=0\\r0" in err
+
+
+def test_check_and_bench_help_name_the_files_they_write_and_every_exit_code():
+    def help_of(command: str) -> str:
+        ran = subprocess.run([sys.executable, "-m", "lstmspec", command, "--help"], capture_output=True, text=True,
+                             env={**os.environ, "COLUMNS": "200"}, timeout=120)
+        assert ran.returncode == 0, ran.stderr
+        return " ".join(ran.stdout.split())
+
+    check = help_of("check")
+    assert "DIR/conformance-DEVICE.md (DIR/conformance.md when several devices ran)" in check
+    assert "lstmspec/schemas/check.json" in check and "-v, --verbose" in check
+    bench = help_of("bench")
+    assert "plots (PNG and SVG)" in bench and "lstmspec/schemas/bench.json" in bench and "-v, --verbose" in bench
+    for text in (check, bench):
+        assert "128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM)" in text

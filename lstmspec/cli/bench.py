@@ -37,8 +37,9 @@ examples:
   lstmspec bench lstm --case batch=8,time=100,input=64,units=128 --json out.json
   lstmspec bench --list --suite sweeps                  what would run
 
-exit codes: 0 every timed implementation conforms, 1 one does not (it is timed anyway, and marked),
-2 usage or spec error, 130 interrupted
+exit codes: 0 every timed implementation conforms, 1 one does not (it is timed anyway, and marked) or one
+raised an error, 2 usage or spec error or an output that cannot be written, 128+N stopped by signal N
+(130 Ctrl-C, 143 SIGTERM)
 """
 
 
@@ -80,9 +81,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--flush-l2", action="store_true", help="CUDA: flush the L2 cache before every timed call")
     p.add_argument("--cudnn-benchmark", action="store_true", help="CUDA: torch.backends.cudnn.benchmark = True")
     p.add_argument("--no-peak", action="store_true", help="do not measure or look up the device's peak")
-    p.add_argument("--json", metavar="FILE", help="write every row, sample and setting as JSON")
-    p.add_argument("--report", metavar="DIR", help="write DIR/timing-<device>.md with its plots, and a "
-                   "self-contained DIR/timing-<device>.html")
+    p.add_argument("--json", metavar="FILE", help="write every row, sample and setting as JSON (schema "
+                   "lstmspec-bench, an integer version; JSON Schema in lstmspec/schemas/bench.json)")
+    p.add_argument("--report", metavar="DIR", help="write DIR/timing-<device>.md with its plots (PNG and SVG) "
+                   "in DIR/timing-<device>/, and a self-contained DIR/timing-<device>.html")
     p.add_argument("--list", action="store_true", help="list the cases and implementations that would run, then exit")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("-v", "--verbose", action="store_true",
