@@ -149,6 +149,9 @@ class Adapter:
     # lstm). The transform needs one layer per framework, so variants of a layer
     # (time-first, cell, bidirectional halves) are checked on their own spec only.
     on_extending_specs: ClassVar[bool] = True
+    # An export or conversion path (torch.onnx.export, OpenVINO, tf2onnx): each case costs a conversion, so
+    # the default check runs it on the reduced matrix (check.cases.reduced_matrix); --matrix full on all.
+    converts: ClassVar[bool] = False
     # Why ``lstmspec bench`` does not time this layer ("": it does), e.g. one half of a
     # bidirectional layer, whose timing would be that of both directions.
     untimed: ClassVar[str] = ""

@@ -40,6 +40,7 @@ _CACHE_LIMIT = 64
 
 
 class _Tf2Onnx(Adapter):
+    converts = True  # a conversion per case: the reduced matrix by default
     framework = "tf2onnx"
     spec = "lstm"
     devices = ("cpu",)

@@ -159,6 +159,7 @@ def graph_summary(model: bytes) -> str:
 
 
 class _TorchOnnx(Adapter):
+    converts = True  # a conversion per case: the reduced matrix by default
     framework = "torch.onnx"
     devices = ("cpu",)
     precisions = ("float32",)  # the exported graph is float32; ORT's CPU LSTM computes in float only

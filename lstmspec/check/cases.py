@@ -420,6 +420,27 @@ def _supported_matrix(spec: Spec, supports: Mapping[str, tuple[Any, ...]]) -> li
     return cases
 
 
+def reduced_matrix(spec: Spec, cases: Iterable[Case]) -> list[Case]:
+    """The cases an export or conversion path runs by default (each costs a conversion, seconds apiece):
+    every attribute at its default but the direction; reversed, only the plain case; with the defaults,
+    sequence lengths and a batch of one, no initial state, last output only and saturated gates."""
+    direction = spec.recurrence.direction
+    roles = dim_roles(spec)
+    default = {n: d.default for n, d in spec.dims.items()}
+    out: list[Case] = []
+    for case in cases:
+        attrs = dict(case.attrs)
+        changed = {k for k, v in case.dims if v != default.get(k)}
+        if set(attrs) - {direction}:
+            continue
+        if attrs and (changed or case.options):
+            continue
+        if changed - {roles.time, roles.batch}:
+            continue
+        out.append(case)
+    return out
+
+
 def matrix_for(spec: Spec, supports: Iterable[Mapping[str, tuple[Any, ...]]] = ()) -> list[Case]:
     """The default matrix, followed by the cases centred on each kernel's declared support (no repeats)."""
     cases = default_matrix(spec)
@@ -453,4 +474,5 @@ def select(spec: Spec, cases: Iterable[Case], where: Mapping[str, Any]) -> tuple
     return kept, excluded
 
 
-__all__ = ["Case", "format_value", "make_case", "parse_case_key", "default_matrix", "matrix_for", "dim_roles", "shard", "select", "OPTIONS", "DEFAULT_OPTIONS"]
+__all__ = ["Case", "format_value", "make_case", "parse_case_key", "default_matrix", "matrix_for", "reduced_matrix",
+           "dim_roles", "shard", "select", "OPTIONS", "DEFAULT_OPTIONS"]

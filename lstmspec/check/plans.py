@@ -18,7 +18,7 @@ from ..machine import DEVICES
 from ..reference.backends import get_backend
 from ..spec.catalog import load_spec, shipped_names
 from ..spec.model import Spec
-from .cases import OPTIONS, Case, matrix_for, parse_case_key, select, shard
+from .cases import OPTIONS, Case, matrix_for, parse_case_key, reduced_matrix, select, shard
 from .precision import CPU_DEFAULT, CUDA_DEFAULT, PRECISIONS, Precision
 from .runner import Plan, Target, device_available
 
@@ -47,6 +47,7 @@ class CheckOptions:
     isolate: bool = True
     timeout: float = 120.0
     max_memory: int | None = None
+    matrix: str = "default"  # "full": export and conversion paths run every case too
 
 
 def build_plans(options: CheckOptions) -> tuple[list[Plan], list[Target], list[str], list[str]]:
@@ -74,11 +75,21 @@ def build_plans(options: CheckOptions) -> tuple[list[Plan], list[Target], list[s
         targets = _targets(spec, options.frameworks or (), notes) if (given or not options.kernels) else []
         targets += kernel_targets
         cases, excluded = _cases(spec, options, [t.impl.supports for t in kernel_targets])
+        groups = [(targets, cases)]
+        converting = [t for t in targets if getattr(t.impl, "converts", False)]
+        if converting and options.matrix != "full" and not options.cases:
+            reduced = reduced_matrix(spec, cases)
+            groups = [([t for t in targets if t not in converting], cases), (converting, reduced)]
+            notes.append(f"{spec.name}: export and conversion paths ({', '.join(t.name for t in converting)}) run "
+                         f"the reduced matrix, {len(reduced)} of {len(cases)} cases (every attribute at its default "
+                         "but the direction; lengths, a batch of one, state and output options, saturated gates); "
+                         "--matrix full runs every case")
         for device in devices:
             precisions = _precisions(options.dtypes, device)
-            if targets:
-                plans.append(Plan(spec, name, cases, targets, [device], precisions, options.seed,
-                                  grads=options.grads, excluded=excluded))
+            for group_targets, group_cases in groups:
+                if group_targets and group_cases:
+                    plans.append(Plan(spec, name, group_cases, group_targets, [device], precisions, options.seed,
+                                      grads=options.grads, excluded=excluded))
     if options.frameworks is not None and not any(p.targets for p in plans):
         raise ConfigError(f"no implementation of {', '.join(names)} in --framework {','.join(options.frameworks)}")
     return plans, kernels, devices, notes

@@ -81,6 +81,9 @@ def add_parser(sub: Any) -> None:
                    "replay command, e.g. batch=2,time=3,padding=same); repeatable")
     p.add_argument("--where", action="append", default=[], metavar="NAME=VALUE",
                    help="keep only cases with this dimension/attribute/option value; repeatable")
+    p.add_argument("--matrix", choices=("default", "full"), default="default",
+                   help="default: export and conversion paths (torch.onnx.export, OpenVINO, tf2onnx; a conversion "
+                   "per case) run the reduced matrix, the report says which cases; full: every case for every path")
     p.add_argument("--fuzz", type=int, default=0, metavar="N",
                    help="N more configurations per implementation drawn with hypothesis; failures are shrunk")
     p.add_argument("--seed", type=int, default=0, help="seed of inputs, parameters and fuzzing (default 0)")
@@ -153,7 +156,7 @@ def options_of(args: argparse.Namespace) -> CheckOptions:
         devices=tuple(split(args.device)) if args.device else None, dtypes=tuple(split(args.dtype)),
         kernels=tuple(args.kernel or ()), where=tuple(args.where), cases=tuple(args.case or ()),
         shard=args.shard, seed=args.seed, fuzz=args.fuzz, grads=not args.no_grad, kernel_grad=args.grad,
-        isolate=not args.no_isolate, timeout=args.timeout, max_memory=args.max_memory)
+        isolate=not args.no_isolate, timeout=args.timeout, max_memory=args.max_memory, matrix=args.matrix)
 
 
 def _early_helpers(args: argparse.Namespace, options: CheckOptions) -> Helpers | None:
