@@ -417,15 +417,26 @@ def test_threads_for_one_run_are_given_back_to_a_caller_in_python(tmp_path, caps
             blas.set_threads(saved_blas)
 
 
-def test_the_terminal_says_when_other_processes_loaded_the_cpus_during_the_timings(threads):
+def test_the_terminal_says_when_other_processes_loaded_the_cpus_beside_the_rows_they_affected(threads):
     pytest.importorskip("torch")
     from lstmspec.bench.report import render_terminal
     from lstmspec.cli.bench import _run as run_plans, build_parser, plan_runs
 
     args = build_parser().parse_args(["bench", "lstm", "--suite", "tiny", "--quick", "--threads", "1", "--no-peak",
-                                      "--framework", "torch.nn.LSTM"])
+                                      "--framework", "reference,torch.nn.LSTM"])
     rows, _ = run_plans(plan_runs(args, []), True)
+    timed = [r for r in rows if r.timed]
+    assert len(timed) >= 2 and all(r.foreign_share is not None for r in timed)  # measured per row
+    for r in timed:
+        r.foreign_share = 0.0
+    assert "other" not in render_terminal(rows)
+    timed[1].foreign_share = 0.68
+    lines = render_terminal(rows).splitlines()
+    marked = [line for line in lines if line.rstrip().endswith("68% !")]
+    assert len(marked) == 1 and timed[1].case.describe() in marked[0] and "other load" in lines[0]
+    assert any(line.startswith("! other processes used more than 20% of the CPUs while this row ran") for line in lines)
+    for r in rows:  # only the run's share known (a JSON file of an older run): one note for the run
+        r.foreign_share = None
     busy = render_terminal(rows, {"foreign_load": {"other_share": 0.68, "other_cpu_s": 13.6, "wall_s": 10.0}})
     assert "note: other processes used 68% of the CPUs during these" in busy
-    quiet = render_terminal(rows, {"foreign_load": {"other_share": 0.05, "other_cpu_s": 1.0, "wall_s": 10.0}})
-    assert "other processes" not in quiet and quiet in busy
+    assert "other processes" not in render_terminal(rows, {"foreign_load": {"other_share": 0.05}})

@@ -485,8 +485,9 @@ FOREIGN_LOAD_NOTE = 0.2  # other processes' share of the CPUs above which the te
 
 
 def render_terminal(rows: list[BenchRow], meta: dict[str, Any] | None = None) -> str:
-    """A compact table for the terminal: timed rows, one line per problem, and a note when other processes
-    used more than a fifth of the CPUs during the run (``meta["foreign_load"]``): the times may be inflated."""
+    """A compact table for the terminal: timed rows, one line per problem. Where other processes used more than
+    a fifth of the CPUs, the terminal says so beside each row it affected (``BenchRow.foreign_share``), or once
+    for the run when only the run's share is known (``meta["foreign_load"]``): those times may be inflated."""
     from tabulate import tabulate
 
     table = []
@@ -494,13 +495,20 @@ def render_terminal(rows: list[BenchRow], meta: dict[str, Any] | None = None) ->
         if not r.timed:
             continue
         m = r.measurement
+        loaded = r.foreign_share is not None and r.foreign_share > FOREIGN_LOAD_NOTE
         table.append([r.spec, r.case.describe(), r.implementation, r.precision, r.pass_, conformance_mark(r).strip("*"),
                       fmt_time(m.median), fmt_time(m.iqr) + ("" if m.stable else "*"), m.runs, fmt_rate(r.rate()),
-                      fmt_pct(r.peak_fraction)])
+                      fmt_pct(r.peak_fraction), f"{100 * r.foreign_share:.0f}% !" if loaded else ""])
     out = ""
     if table:
-        out = tabulate(table, headers=["spec", "case", "implementation", "dtype", "pass", "conforms", "median", "IQR",
-                                       "runs", "rate", "% peak"], tablefmt="simple", disable_numparse=True) + "\n"
+        marked = any(row[-1] for row in table)
+        headers = ["spec", "case", "implementation", "dtype", "pass", "conforms", "median", "IQR", "runs", "rate",
+                   "% peak"] + (["other load"] if marked else [])
+        table = [row if marked else row[:-1] for row in table]
+        out = tabulate(table, headers=headers, tablefmt="simple", disable_numparse=True) + "\n"
+        if marked:
+            out += (f"! other processes used more than {100 * FOREIGN_LOAD_NOTE:.0f}% of the CPUs while this row "
+                    "ran: its time may be inflated (--threads 1 or a quiet machine gives steadier figures)\n")
         if any(not r.measurement.stable for r in rows if r.timed):
             out += "* IQR/median above the threshold when the time budget ran out\n"
     problems: dict[str, None] = {}
@@ -511,7 +519,8 @@ def render_terminal(rows: list[BenchRow], meta: dict[str, Any] | None = None) ->
         elif r.status == "error":
             problems[f"ERROR {where}: {r.reason}"] = None
     load = (meta or {}).get("foreign_load") or {}
-    if table and load.get("other_share", 0) > FOREIGN_LOAD_NOTE:
+    per_row = any(r.foreign_share is not None for r in rows if r.timed)
+    if table and not per_row and load.get("other_share", 0) > FOREIGN_LOAD_NOTE:
         problems[(f"note: other processes used {100 * load['other_share']:.0f}% of the CPUs during these "
                   f"{len(table)} timings ({load['other_cpu_s']} CPU-s over {load['wall_s']} s), so they may be "
                   "slower than on a quiet machine; --threads 1 or a quiet machine gives steadier figures")] = None

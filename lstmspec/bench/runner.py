@@ -63,6 +63,7 @@ class BenchRow:
     bytes: int = 0
     peak_flops: float | None = None
     peak_bandwidth: float | None = None
+    foreign_share: float | None = None  # other processes' share of the CPUs while this row ran (None: unknown)
 
     @property
     def timed(self) -> bool:
@@ -123,6 +124,7 @@ class BenchRow:
             "conformance": self.conformance, "conformance_detail": self.conformance_detail,
             "reason": self.reason, "note": self.note,
             "timing": self.measurement.to_json() if self.measurement is not None else None,
+            "foreign_share": self.foreign_share,
         }
         if self.flops is not None:
             backward = self.pass_ == FORWARD_BACKWARD

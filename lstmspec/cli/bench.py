@@ -276,6 +276,7 @@ def _bench(args: argparse.Namespace, plans: list[Any], notes: list[str], started
 
 
 def _run(plans: list[Any], quiet: bool) -> tuple[list[Any], KeyboardInterrupt | None]:
+    from ..bench import environment
     from ..bench.report import fmt_rate, fmt_time
     from ..bench.runner import run_bench
 
@@ -296,8 +297,11 @@ def _run(plans: list[Any], quiet: bool) -> tuple[list[Any], KeyboardInterrupt | 
 
     try:
         for plan in plans:
+            sample = environment.ForeignLoad()  # other processes' CPU time while each row is checked and timed
             for row in run_bench(plan, progress):
+                row.foreign_share = (sample.stop() or {}).get("other_share")
                 rows.append(row)
+                sample = environment.ForeignLoad()
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (lstmspec.interrupts)
         name = signal_name(exc)
         print(f"\ninterrupted{'' if name == 'SIGINT' else ' by ' + name}: reporting the rows that finished",
