@@ -159,7 +159,9 @@ def cli_replay(kernel: Any, spec: Spec, start: str | Path | None = None) -> Call
     def replay(r: CaseResult) -> str:
         if ref is None:
             return f"none from the command line: {why}; --case {r.case.key} --seed {r.run_seed} names the case"
-        return r.replay(spec=spec_arg, implementation=ref)
+        # --grad where gradients were compared: the kernel may have been given grad=True rather than declaring it
+        grad = " --grad" if any(c.kind == "grad" for c in r.comparisons) else ""
+        return r.replay(spec=spec_arg, implementation=ref) + grad
 
     return replay
 

@@ -163,3 +163,34 @@ test_lstm = lstmspec.conformance_tests(lstm, {arguments})
     assert len(lines) == 1, block
     result.stdout.fnmatch_lines([f"lstmspec.conformance_tests: {says}"])
     assert "Traceback" not in out and "During handling" not in out
+
+
+def test_the_replay_of_a_kernel_checked_with_grad_true_checks_gradients_too(pytester):
+    pytest.importorskip("torch")
+    _suite(pytester, '''
+import lstmspec
+import torch
+
+
+def swapped(x, state, params, config):
+    h, c = state["h"], state["c"]
+    ys = []
+    for t in range(x.shape[1]):
+        z = {g: x[:, t] @ params[f"W_{g}"] + h @ params[f"U_{g}"] + params[f"b_{g}"] for g in "ifgo"}
+        c = torch.sigmoid(z["i"]) * c + torch.sigmoid(z["f"]) * torch.tanh(z["g"])
+        h = torch.sigmoid(z["o"]) * torch.tanh(c)
+        ys.append(h)
+    return torch.stack(ys, dim=1), {"h": h, "c": c}
+
+
+swapped.lstmspec_supports = {"activation": ["tanh"], "recurrent_activation": ["sigmoid"], "direction": ["forward"]}
+test_swapped = lstmspec.conformance_tests(swapped, dtypes=("float64",), grad=True,
+                                          where={"time": 1, "direction": "forward", "state": "random"})
+''')
+    result = _run(pytester, "-k", "float64-one")
+    result.assert_outcomes(failed=1)
+    replay = re.search(r"^replay: (lstmspec check .*)$", result.stdout.str(), re.M).group(1)
+    assert replay.startswith("lstmspec check lstm --kernel test_kernels.py:swapped ") and replay.endswith(" --grad")
+    ran = subprocess.run([sys.executable, "-m", "lstmspec", *shlex.split(replay)[1:]], cwd=pytester.path,
+                         capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 1 and "dL/dW_" in ran.stdout, ran.stdout + ran.stderr
