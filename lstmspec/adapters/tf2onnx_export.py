@@ -77,6 +77,8 @@ class _Tf2Onnx(Adapter):
         """The ONNX model of the layer called on (x[, h, c]), or tf2onnx's refusal as a sentence."""
         import tf2onnx
 
+        from ..quiet import quiet_native_stderr
+
         layer = built.layer
         names = list(built.leaves)
         signature = [tf.TensorSpec([None, *built.leaves[n].shape[1:]], tf.float32, name=n) for n in names]
@@ -91,7 +93,9 @@ class _Tf2Onnx(Adapter):
         level = logger.level
         logger.setLevel(logging.ERROR)
         try:
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            # grappler's C++ INFO lines (devices.cc, single_machine.cc) go to descriptor 2 directly
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+                    quiet_native_stderr():
                 proto, _ = tf2onnx.convert.from_function(call, input_signature=signature, opset=OPSET)
         except Exception as exc:  # noqa: BLE001 - tf2onnx raises many kinds
             return f"tf2onnx {tf2onnx.__version__} refuses: {_first_line(exc)}"
