@@ -182,7 +182,7 @@ class Adapter:
 
 ADAPTERS: Registry[Adapter] = Registry("framework adapter")
 _MODULES = ("torch_layers", "torch_projection", "keras_layers", "tf_keras_layers", "onnx_lstm", "torch_onnx",
-            "openvino_export", "tf2onnx_export")
+            "openvino_export", "tf2onnx_export", "torch_export", "tflite_export")
 _loaded = False
 
 

@@ -33,7 +33,8 @@ import io
 import logging
 import warnings
 from collections import Counter
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -58,6 +59,7 @@ class ExportedModelFailed(Exception):
     result_status = FAIL
 
 
+T = TypeVar("T")
 _EXPORTS: dict[tuple[str, ...], bytes | ExporterRefused] = {}
 _CACHE_LIMIT = 64  # exported models kept (a few kB each at check sizes)
 
@@ -135,6 +137,12 @@ def export_isolated(module: Any, args: tuple[Any, ...]) -> bytes:
     than once"), which no ``except`` can catch. A check that has run a Keras
     layer has TensorFlow loaded, so the export runs where TensorFlow is not.
     """
+    return run_isolated("torch.onnx.export(dynamo=True)", export, module, args, True)
+
+
+def run_isolated(what: str, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in the one spawned process kept for whatever imports Triton (torch.export, torch.compile too);
+    a crash of that process is ExportedModelFailed naming ``what``."""
     global _POOL
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -144,10 +152,10 @@ def export_isolated(module: Any, args: tuple[Any, ...]) -> bytes:
         _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
         atexit.register(_POOL.shutdown)  # before interpreter teardown, which the pool's own callbacks outlive
     try:
-        return _POOL.submit(export, module, args, True).result()
+        return _POOL.submit(fn, *args).result()
     except BrokenProcessPool:
         _POOL = None
-        raise ExportedModelFailed("torch.onnx.export(dynamo=True) ended its process (a crash of the exporter)") from None
+        raise ExportedModelFailed(f"{what} ended its process (a crash)") from None
 
 
 def graph_summary(model: bytes) -> str:
