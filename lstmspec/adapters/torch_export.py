@@ -56,6 +56,13 @@ def count_ops(names: list[str]) -> str:
     return ", ".join(op if n == 1 else f"{op} x{n}" for op, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def off_default(data: CaseData) -> list[str]:
+    """What makes this case other than the spec's default case, e.g. ["time=33", "state=zeros"]."""
+    defaults = {name: d.default for name, d in data.spec.dims.items() if d.default is not None}
+    off = [f"{k}={v}" for k, v in sorted(data.dims.items()) if k in defaults and defaults[k] != v]
+    return off + [f"{k}={v}" for k, v in data.case.attrs + data.case.options]
+
+
 # ------------------------------------------------------------------ torch.jit.script, in this process
 @functools.cache
 def _wrappers() -> tuple[type, type]:
@@ -260,9 +267,7 @@ class _Isolated(NNLSTMBatchFirst):
         if reason:
             return reason
         if self.default_case_only:
-            defaults = {name: d.default for name, d in data.spec.dims.items() if d.default is not None}
-            off = [f"{k}={v}" for k, v in sorted(data.dims.items()) if k in defaults and defaults[k] != v]
-            off += [f"{k}={v}" for k, v in data.case.attrs + data.case.options]
+            off = off_default(data)
             if off:
                 return (f"{self.what} runs the spec's default case only ({self.default_case_only}); "
                         f"this case has {', '.join(off)}")
