@@ -36,3 +36,13 @@ def test_conversion_paths_run_the_reduced_matrix_unless_asked_for_all() -> None:
                                                  devices=("cpu",), matrix="full"))
     assert len(full) == 1 and len(full[0].cases) == len(default_matrix(spec))
     assert not any("reduced matrix" in n for n in notes)
+
+
+def test_paths_that_run_in_a_separate_process_are_checked_only_when_named() -> None:
+    pytest.importorskip("onnxscript")
+    plans, _, _, notes = build_plans(CheckOptions(specs=("lstm",), devices=("cpu",)))
+    names = {t.name for p in plans for t in p.targets}
+    assert "torch.onnx.export(dynamo=True)->onnxruntime" not in names
+    assert any("not run unless named with --framework" in n for n in notes)
+    plans, _, _, _ = build_plans(CheckOptions(specs=("lstm",), frameworks=("torch.onnx",), devices=("cpu",)))
+    assert "torch.onnx.export(dynamo=True)->onnxruntime" in {t.name for p in plans for t in p.targets}

@@ -152,6 +152,9 @@ class Adapter:
     # An export or conversion path (torch.onnx.export, OpenVINO, tf2onnx): each case costs a conversion, so
     # the default check runs it on the reduced matrix (check.cases.reduced_matrix); --matrix full on all.
     converts: ClassVar[bool] = False
+    # Runs its cases in a separate spawned process (paths that import Triton, which cannot share a process
+    # with TensorFlow): checked when named with --framework, not by a plain `lstmspec check`.
+    by_request: ClassVar[bool] = False
     # Why ``lstmspec bench`` does not time this layer ("": it does), e.g. one half of a
     # bidirectional layer, whose timing would be that of both directions.
     untimed: ClassVar[str] = ""

@@ -140,6 +140,9 @@ def export_isolated(module: Any, args: tuple[Any, ...]) -> bytes:
     return run_isolated("torch.onnx.export(dynamo=True)", export, module, args, True)
 
 
+ISOLATED_TIMEOUT_S = 300.0  # an export or compile that has not answered by then never will
+
+
 def run_isolated(what: str, fn: Callable[..., T], *args: Any) -> T:
     """``fn(*args)`` in the one spawned process kept for whatever imports Triton (torch.export, torch.compile too);
     a crash of that process is ExportedModelFailed naming ``what``."""
@@ -152,10 +155,16 @@ def run_isolated(what: str, fn: Callable[..., T], *args: Any) -> T:
         _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
         atexit.register(_POOL.shutdown)  # before interpreter teardown, which the pool's own callbacks outlive
     try:
-        return _POOL.submit(fn, *args).result()
+        return _POOL.submit(fn, *args).result(timeout=ISOLATED_TIMEOUT_S)
     except BrokenProcessPool:
         _POOL = None
         raise ExportedModelFailed(f"{what} ended its process (a crash)") from None
+    except TimeoutError:
+        pool, _POOL = _POOL, None
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise ExportedModelFailed(f"{what} did not finish within {ISOLATED_TIMEOUT_S:g} s in its process") from None
 
 
 def graph_summary(model: bytes) -> str:
@@ -265,6 +274,7 @@ class DynamoOnnxLSTM(_TorchOnnx):
     spec = "lstm"
     source = NNLSTMBatchFirst()
     dynamo = True
+    by_request = True  # the dynamo exporter runs in a separate process
     doc = "torch.nn.LSTM(batch_first=True) exported by torch.export + onnxscript, run by ONNX Runtime (CPU)"
     convention = ("torch.nn.LSTM(batch_first=True), weights as initializers, exported by torch.onnx.export("
                   "dynamo=True); the graph holds one ONNX LSTM node (gates i, o, f, c); the default case only")
@@ -286,6 +296,7 @@ class DynamoOnnxLSTMProjection(_TorchOnnx):
     spec = "lstm_projection"
     source = NNLSTMProjection()
     dynamo = True
+    by_request = True  # the dynamo exporter runs in a separate process
     doc = "torch.nn.LSTM(proj_size, batch_first=True) exported by torch.export + onnxscript, run by ONNX Runtime"
     convention = ("torch.nn.LSTM(proj_size=proj, batch_first=True) exported by torch.onnx.export(dynamo=True); "
                   "the default case only")

@@ -103,6 +103,12 @@ def _targets(spec: Spec, wanted: Sequence[str], notes: list[str]) -> list[Target
     for a in adapters:
         if a.spec != spec.name and (a.spec not in spec.lineage or not a.on_extending_specs):
             continue  # a layer of a spec this one extends, keeping its equations, implements it too
+        if getattr(a, "by_request", False) and not wanted:
+            note = ("not run unless named with --framework (each runs in a separate process): torch.export, "
+                    "torch.compile, torch.onnx.export(dynamo=True)")
+            if note not in notes:
+                notes.append(note)
+            continue
         if not installed(a, bool(wanted), notes):
             continue
         if a.spec != spec.name:
