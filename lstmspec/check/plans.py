@@ -87,7 +87,7 @@ def build_plans(options: CheckOptions) -> tuple[list[Plan], list[Target], list[s
         for device in devices:
             precisions = _precisions(options.dtypes, device)
             for group_targets, group_cases in groups:
-                if group_targets and group_cases:
+                if group_targets:
                     plans.append(Plan(spec, name, group_cases, group_targets, [device], precisions, options.seed,
                                       grads=options.grads, excluded=excluded))
     if options.frameworks is not None and not any(p.targets for p in plans):
