@@ -404,3 +404,28 @@ class KerasBidirectionalBackward(_KerasBidirectionalHalf):
     convention = ("Bidirectional, merge_mode=concat: y[..., units:] is the backward layer re-aligned to input "
                   "positions (Bidirectional reverses it back, unlike a bare go_backwards layer)")
     supports = {"direction": ("reverse",), "return_sequences": (True,)}
+
+
+def convert_once(name: str, source: Any, data: CaseData, convert: Callable[[Any, "KerasBuilt"], Any],
+                 cache: dict[str, Any], limit: int = 64) -> tuple[Any, "KerasBuilt"]:
+    """``source``'s float32 layer for ``data``, and ``convert(tf, built)`` of it, converted once per layer
+    name, attributes, options, weights and input shapes (a conversion takes seconds); what ``convert``
+    returns is cached as is (a model, or the converter's refusal as a string)."""
+    import hashlib
+
+    from ..check.precision import PRECISIONS
+
+    tf, _ = source.modules()
+    with tf.device("/CPU:0"):
+        built = source.build(data, PRECISIONS.get("float32"))
+    digest = hashlib.sha256(f"{name}|{sorted(data.attrs.items())}|{data.case.options}".encode())
+    for key, variable in sorted(built.variables.items()):
+        digest.update(key.encode() + np.asarray(variable.numpy()).tobytes())
+    for key, leaf in sorted(built.leaves.items()):
+        digest.update(key.encode() + str(tuple(leaf.shape)).encode())
+    key = digest.hexdigest()
+    if key not in cache:
+        if len(cache) >= limit:
+            cache.pop(next(iter(cache)))
+        cache[key] = convert(tf, built)
+    return cache[key], built

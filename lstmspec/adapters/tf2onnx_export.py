@@ -16,18 +16,16 @@ cached by (layer kind, loaded weights, activations, options).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.util
 import io
 import logging
 from typing import Any, ClassVar
 
-import numpy as np
 
 from ..check.oracle import CaseData
-from ..check.precision import PRECISIONS, Precision
+from ..check.precision import Precision
 from .base import FRAMEWORKS, Adapter, Framework, Outcome, Prepared, adapter, as_numpy
-from .keras_layers import KerasBuilt, KerasLSTM
+from .keras_layers import KerasBuilt, KerasLSTM, convert_once
 from .tf_keras_layers import TfKerasLSTM
 from .torch_onnx import ExportedModelFailed, _first_line, graph_summary
 
@@ -53,21 +51,7 @@ class _Tf2Onnx(Adapter):
                   "reversed along time, so output t is the one at input position t")
 
     def _built(self, data: CaseData) -> tuple[bytes, KerasBuilt]:
-        tf, _ = self.source.modules()
-        with tf.device("/CPU:0"):
-            built = self.source.build(data, PRECISIONS.get("float32"))
-        digest = hashlib.sha256(f"{self.name}|{sorted(data.attrs.items())}|{data.case.options}".encode())
-        for name, variable in sorted(built.variables.items()):
-            digest.update(name.encode() + np.asarray(variable.numpy()).tobytes())
-        for name, leaf in sorted(built.leaves.items()):
-            digest.update(name.encode() + str(tuple(leaf.shape)).encode())
-        key = digest.hexdigest()
-        cached = _MODELS.get(key)
-        if cached is None:
-            cached = self._convert(tf, built)
-            if len(_MODELS) >= _CACHE_LIMIT:
-                _MODELS.pop(next(iter(_MODELS)))
-            _MODELS[key] = cached
+        cached, built = convert_once(self.name, self.source, data, self._convert, _MODELS, _CACHE_LIMIT)
         if isinstance(cached, str):
             raise ValueError(cached)
         return cached, built

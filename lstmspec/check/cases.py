@@ -20,7 +20,7 @@ the key plus the run's seed replays it exactly (``--case KEY --seed S``).
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import product
 from typing import Any
@@ -147,6 +147,20 @@ def _structural_axes(spec: Spec) -> list[tuple[str, str, list[Any]]]:
     for group, members in spec.dim_groups.items():
         axes.append(("group", group, [ODD_KERNEL, EVEN_KERNEL]))
     return axes
+
+
+def _structural_product(spec: Spec) -> Iterator[tuple[dict[str, int], dict[str, Any], str]]:
+    """(sizes, attributes, label) of every configuration of the structural product, in order."""
+    axes = _structural_axes(spec)
+    for values in product(*(values for _, _, values in axes)):
+        dims: dict[str, int] = {}
+        attrs: dict[str, Any] = {}
+        for (kind, name, _), value in zip(axes, values):
+            if kind == "attr":
+                attrs[name] = value
+            else:
+                dims.update({m: value for m in spec.dim_groups[name]})
+        yield dims, attrs, " ".join(f"{name}={format_value(v)}" for (_, name, _), v in zip(axes, values)) or "defaults"
 
 
 def _mixed_per_axis(spec: Spec) -> dict[str, tuple[int, ...]]:
@@ -297,16 +311,7 @@ def default_matrix(spec: Spec, supports: Mapping[str, tuple[Any, ...]] | None = 
             seen.add(case.key)
             cases.append(case)
 
-    axes = _structural_axes(spec)
-    for values in product(*(values for _, _, values in axes)):
-        dims: dict[str, int] = {}
-        attrs: dict[str, Any] = {}
-        for (kind, name, _), value in zip(axes, values):
-            if kind == "attr":
-                attrs[name] = value
-            else:
-                dims.update({m: value for m in spec.dim_groups[name]})
-        label = " ".join(f"{name}={format_value(v)}" for (_, name, _), v in zip(axes, values)) or "defaults"
+    for dims, attrs, label in _structural_product(spec):
         add(dims, attrs, {}, label)
     add({}, {}, {}, "spec default sizes")
     # The product's per-axis values and kernels are square: a kernel that reads
@@ -386,19 +391,10 @@ def _supported_matrix(spec: Spec, supports: Mapping[str, tuple[Any, ...]]) -> li
         before = len(cases)
         return add(dims, attrs, {}, label) and len(cases) > before
 
-    axes = _structural_axes(spec)
     bases: list[tuple[dict[str, int], dict[str, Any], str]] = []
     if new_base({}, {}, "spec default sizes"):
         bases.append(({}, {}, "defaults"))
-    for values in product(*(values for _, _, values in axes)):
-        dims: dict[str, int] = {}
-        attrs: dict[str, Any] = {}
-        for (kind, name, _), value in zip(axes, values):
-            if kind == "attr":
-                attrs[name] = value
-            else:
-                dims.update({m: value for m in spec.dim_groups[name]})
-        label = " ".join(f"{name}={format_value(v)}" for (_, name, _), v in zip(axes, values)) or "defaults"
+    for dims, attrs, label in _structural_product(spec):
         if new_base(dims, attrs, label):
             bases.append((dims, attrs, label))
     mixed = _mixed_per_axis(spec)
