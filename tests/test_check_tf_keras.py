@@ -51,3 +51,25 @@ def test_keras2_hard_sigmoid_is_not_keras3s_a_port_that_passes_the_name_fails():
     cases = [make_case(spec, {}, {"recurrent_activation": "hard_sigmoid"})]
     assert [r.status for r in run(spec, _Keras3Names(), cases, ("float64",))] == [FAIL]
     assert [r.status for r in run(spec, TfKerasLSTM(), cases, ("float64",))] == [PASS]
+
+
+@pytest.mark.parametrize(("spec", "name"), [("convlstm1d", "tf_keras.layers.ConvLSTM1D"),
+                                            ("convlstm3d", "tf_keras.layers.ConvLSTM3D")])
+def test_tf_keras_convlstm1d_and_3d_conform_on_the_default_matrix_at_float32(spec, name):
+    all_adapters()
+    results = run(lstmspec.load_spec(spec), ADAPTERS.get(name), precisions=("float32",))
+    assert not [r.summary_line() for r in results if r.status not in (PASS, SKIP)]
+    passed = [r for r in results if r.status == PASS]
+    assert len(passed) >= 30
+    assert any(c.kind == "grad" for r in passed for c in r.comparisons)
+
+
+def test_both_halves_of_tf_keras_bidirectional_conform_keras3s_hard_sigmoid_passed_as_a_function_included():
+    all_adapters()
+    spec = lstmspec.load_spec("lstm")
+    keras3_gate = {"recurrent_activation": "hard_sigmoid"}  # not a Keras 2 name: Bidirectional must rebuild it
+    for half, extra in (("forward", {}), ("backward", {"direction": "reverse"})):
+        cases = [make_case(spec, {}, extra), make_case(spec, {}, {**extra, **keras3_gate}),
+                 make_case(spec, {}, extra, {"state": "zeros"})]
+        results = run(spec, ADAPTERS.get(f"tf_keras.layers.Bidirectional(LSTM)/{half}"), cases, ("float64",))
+        assert [r.status for r in results] == [PASS] * 3, [r.summary_line() for r in results]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+from contextlib import nullcontext
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -24,6 +25,7 @@ import numpy as np
 from ..check.oracle import CaseData
 from ..check.precision import Precision
 from ..errors import ShapeError
+from ..quiet import quiet_native_stderr
 from ..registry import Registry
 from .base import Adapter, Outcome, Prepared, adapter, as_numpy
 
@@ -36,11 +38,11 @@ def _tf_keras() -> tuple[Any, Any]:
     if _modules is None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-        from ..quiet import quiet_native_stderr
-
         with quiet_native_stderr():  # TensorFlow's absl INFO lines (oneDNN, CPU features) at import
             import keras
             import tensorflow as tf
+
+            tf.config.list_physical_devices()  # where a CPU-only machine logs "failed call to cuInit"
 
         # Never inherit TF32: TensorFlow enables it by default on Ampere and
         # later GPUs, which would make a "float32" run a 10-bit-mantissa one.
@@ -96,7 +98,11 @@ class KerasBuilt:
     layer: Any
     variables: dict[str, Any]  # this layer's (or half's) variables by the layout's tensor names
     leaves: dict[str, Any]  # "x" and, unless the case starts from zeros, "h", "c": what gradients are taken of
-    other_state: list[Any] = field(default_factory=list)  # the other half's initial (h, c) in a Bidirectional
+    fixed: dict[str, Any] = field(default_factory=dict)  # inputs no gradient is taken of (a Bidirectional's other half)
+
+    def feeds(self) -> dict[str, Any]:
+        """Every input the layer is called with, by name: what an exported or converted model takes."""
+        return {**self.leaves, **self.fixed}
 
 
 class _KerasRecurrent(Adapter):
@@ -116,6 +122,8 @@ class _KerasRecurrent(Adapter):
     convention = ("direction=reverse: go_backwards=True returns the outputs in processing order; "
                   "they are reversed along time, so output t is the one at input position t")
     layer_class: ClassVar[str]  # attribute of keras.layers
+    package: ClassVar[str] = "keras"  # the package modules() imports the layers from
+    outputs: ClassVar[tuple[str, ...]] = ("y", "h", "c")  # what invoke() returns, in order (names in converted models)
 
     def unsupported(self, data: CaseData, device: str, precision: Precision) -> str | None:
         if not data.return_sequences and data.spec.recurrence.reversed(data.attrs) and _last_step_index(data) != 0:
@@ -198,14 +206,28 @@ class _KerasRecurrent(Adapter):
             leaves.update({k: tf.constant(data.state[k], dtype=precision.dtype) for k in ("h", "c")})
         return KerasBuilt(layer, variables, leaves)
 
+    def invoke(self, layer: Any, inputs: dict[str, Any]) -> list[Any]:
+        """The layer called on ``inputs`` (named as ``KerasBuilt.feeds``): its outputs as Keras returns them.
+
+        The same call serves the check (eager tensors), a ``tf.function`` that
+        tf2onnx converts and a functional model for the TFLite converter
+        (symbolic inputs), so that every path calls the layer one way.
+        """
+        state = [inputs["h"], inputs["c"]] if "h" in inputs else None
+        return list(layer(inputs["x"], initial_state=state))
+
+    def arrange(self, raw: list[Any], data: CaseData) -> tuple[Any, dict[str, Any]]:
+        """(y, {"h", "c"}) in the spec's order from ``invoke``'s outputs (TF tensors or numpy arrays alike):
+        go_backwards outputs come in processing order, and the spec's output t is at input position t.
+        Outputs after y are the final states; a converted model that returns y alone gives none."""
+        y, *states = raw
+        if data.return_sequences and data.spec.recurrence.reversed(data.attrs):
+            y = y[:, ::-1]  # Keras sequences are (batch, time, ...)
+        return y, dict(zip(("h", "c"), states))
+
     def call(self, tf: Any, built: KerasBuilt, data: CaseData) -> tuple[Any, dict[str, Any]]:
         """(y, {"h", "c"}) in the spec's order: outputs at input positions."""
-        leaves, layer = built.leaves, built.layer
-        state = [leaves["h"], leaves["c"]] if "h" in leaves else None
-        y, h, c = layer(leaves["x"], initial_state=state)
-        if data.return_sequences and layer.go_backwards:
-            y = self.to_input_order(tf, y)
-        return y, {"h": h, "c": c}
+        return self.arrange(self.invoke(built.layer, built.feeds()), data)
 
     def prepare(self, data: CaseData, device: str, precision: Precision, *, threads: int | None = None) -> Prepared:
         """The check runs the layer eagerly (one trace per case would cost more than the case);
@@ -234,9 +256,11 @@ class _KerasRecurrent(Adapter):
 
         def outcome(want_grads: bool) -> Outcome:
             run: Callable[[], Any] = gradients if want_grads else lambda: (*call(), {})
+            quiet = nullcontext()
             if self.compiled(data):
                 run = tf.function(run, jit_compile=True)
-            with tf.device("/CPU:0"):
+                quiet = quiet_native_stderr()  # XLA's INFO lines at its first compile ("XLA service ... initialized")
+            with tf.device("/CPU:0"), quiet:
                 return to_outcome(*run())
 
         traced = functools.cache(tf.function)  # made on the first timed call, traced on its first call
@@ -251,10 +275,6 @@ class _KerasRecurrent(Adapter):
 
         return Prepared(forward, lambda: to_outcome(*forward()), outcome, forward_backward,
                         note="through tf.function (graph), traced in the warm-up")
-
-    def to_input_order(self, tf: Any, y: Any) -> Any:
-        """go_backwards outputs come in processing order; the spec's output t is at input position t."""
-        return tf.reverse(y, axis=[1])  # Keras sequences are (batch, time, ...)
 
     @staticmethod
     def _loss(tf: Any, data: CaseData, y: Any, final: dict[str, Any]) -> Any:
@@ -349,6 +369,7 @@ class _KerasBidirectionalHalf(_KerasRecurrent):
 
     spec = "lstm"
     layer_class = "LSTM"
+    outputs = ("y", "h_forward", "c_forward", "h_backward", "c_backward")
     half: ClassVar[int] = 0
     on_extending_specs = False
     untimed = "one half of a Bidirectional layer: its timing would be that of both directions"
@@ -357,12 +378,11 @@ class _KerasBidirectionalHalf(_KerasRecurrent):
         return {"units": data.state["h"].shape[-1]}
 
     def build(self, data: CaseData, precision: Precision) -> KerasBuilt:
-        tf, keras = _tf_keras()
-        units = data.state["h"].shape[-1]
+        tf, keras = self.modules()
         k = self.half
         other = data.rng("other half")
         inner = keras.layers.LSTM(
-            units, activation=self.activation(data.attrs.get("activation", "tanh")),
+            data.state["h"].shape[-1], activation=self.activation(data.attrs.get("activation", "tanh")),
             recurrent_activation=self.activation(data.attrs.get("recurrent_activation", "sigmoid")),
             return_sequences=True, return_state=True, dtype=precision.dtype)
         layer = keras.layers.Bidirectional(inner, merge_mode="concat", dtype=precision.dtype)
@@ -370,20 +390,24 @@ class _KerasBidirectionalHalf(_KerasRecurrent):
         halves = [layer.forward_layer, layer.backward_layer]
         variables = self.load(data, halves[k])
         for v in halves[1 - k].weights:
-            v.assign(other.uniform(-0.5, 0.5, tuple(v.shape)).astype(v.dtype))
+            v.assign(other.uniform(-0.5, 0.5, tuple(v.shape)).astype(np.dtype(getattr(v.dtype, "as_numpy_dtype", v.dtype))))
         leaves = {"x": tf.constant(data.x, dtype=precision.dtype)}
-        theirs = [tf.constant(other.uniform(-0.5, 0.5, data.state[s].shape), dtype=precision.dtype) for s in ("h", "c")]
+        theirs = {f"{s}_other": tf.constant(other.uniform(-0.5, 0.5, data.state[s].shape), dtype=precision.dtype)
+                  for s in ("h", "c")}
         if not data.zero_state:
             leaves.update({s: tf.constant(data.state[s], dtype=precision.dtype) for s in ("h", "c")})
-        return KerasBuilt(layer, variables, leaves, theirs)
+        return KerasBuilt(layer, variables, leaves, theirs if not data.zero_state else {})
 
-    def call(self, tf: Any, built: KerasBuilt, data: CaseData) -> tuple[Any, dict[str, Any]]:
-        k, units, leaves = self.half, data.state["h"].shape[-1], built.leaves
+    def invoke(self, layer: Any, inputs: dict[str, Any]) -> list[Any]:
         state = None
-        if "h" in leaves:
-            mine = [leaves["h"], leaves["c"]]
-            state = mine + built.other_state if k == 0 else built.other_state + mine
-        y, h_f, c_f, h_b, c_b = built.layer(leaves["x"], initial_state=state)
+        if "h" in inputs:
+            mine, theirs = [inputs["h"], inputs["c"]], [inputs["h_other"], inputs["c_other"]]
+            state = mine + theirs if self.half == 0 else theirs + mine
+        return list(layer(inputs["x"], initial_state=state))
+
+    def arrange(self, raw: list[Any], data: CaseData) -> tuple[Any, dict[str, Any]]:
+        k, units = self.half, data.state["h"].shape[-1]
+        y, h_f, c_f, h_b, c_b = raw
         return y[..., k * units:(k + 1) * units], {"h": (h_f, h_b)[k], "c": (c_f, c_b)[k]}
 
 
@@ -404,28 +428,3 @@ class KerasBidirectionalBackward(_KerasBidirectionalHalf):
     convention = ("Bidirectional, merge_mode=concat: y[..., units:] is the backward layer re-aligned to input "
                   "positions (Bidirectional reverses it back, unlike a bare go_backwards layer)")
     supports = {"direction": ("reverse",), "return_sequences": (True,)}
-
-
-def convert_once(name: str, source: Any, data: CaseData, convert: Callable[[Any, "KerasBuilt"], Any],
-                 cache: dict[str, Any], limit: int = 64) -> tuple[Any, "KerasBuilt"]:
-    """``source``'s float32 layer for ``data``, and ``convert(tf, built)`` of it, converted once per layer
-    name, attributes, options, weights and input shapes (a conversion takes seconds); what ``convert``
-    returns is cached as is (a model, or the converter's refusal as a string)."""
-    import hashlib
-
-    from ..check.precision import PRECISIONS
-
-    tf, _ = source.modules()
-    with tf.device("/CPU:0"):
-        built = source.build(data, PRECISIONS.get("float32"))
-    digest = hashlib.sha256(f"{name}|{sorted(data.attrs.items())}|{data.case.options}".encode())
-    for key, variable in sorted(built.variables.items()):
-        digest.update(key.encode() + np.asarray(variable.numpy()).tobytes())
-    for key, leaf in sorted(built.leaves.items()):
-        digest.update(key.encode() + str(tuple(leaf.shape)).encode())
-    key = digest.hexdigest()
-    if key not in cache:
-        if len(cache) >= limit:
-            cache.pop(next(iter(cache)))
-        cache[key] = convert(tf, built)
-    return cache[key], built

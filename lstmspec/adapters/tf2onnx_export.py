@@ -1,77 +1,60 @@
-"""Keras -> tf2onnx -> ONNX Runtime: ``keras.layers.LSTM`` (Keras 3) and ``tf_keras.layers.LSTM`` converted to ONNX.
+"""Keras -> tf2onnx -> ONNX Runtime: Keras 3 and tf-keras ``LSTM``, ``Bidirectional(LSTM)`` and ``ConvLSTM1D/2D/3D``
+converted to ONNX.
 
-The layer is built and loaded exactly as the Keras adapters build it (the
-spec's ``keras`` layout, float32, the case's activations and
-``go_backwards``), wrapped in a ``tf.function`` whose inputs are ``x`` (and
-``h0``, ``c0`` unless the case starts from zeros), converted by
+The layer is built and loaded exactly as the Keras adapters build it (see
+``keras_convert``), called through the Keras adapter's ``invoke`` inside a
+``tf.function`` whose inputs are ``x`` (and ``h``, ``c`` unless the case starts
+from zeros; a Bidirectional half also its other half's), converted by
 ``tf2onnx.convert.from_function`` and run by an ONNX Runtime CPU session.
 What is checked is tf2onnx's rewrite of the Keras loop: into one ONNX ``LSTM``
 node where it recognises the pattern (sigmoid/tanh, Keras 2's hard_sigmoid as
-``HardSigmoid(0.2, 0.5)``; ``go_backwards`` as ``ReverseSequence`` + ``LSTM``),
-into a ``Loop`` otherwise. The report notes the graph's ops. A conversion that
-raises is a skip with tf2onnx's message; a model ONNX Runtime cannot load or
-run is a failed case with its message. Each case's model is converted once and
-cached by (layer kind, loaded weights, activations, options).
+``HardSigmoid(0.2, 0.5)``; ``go_backwards`` as ``ReverseSequence`` + ``LSTM``;
+``Bidirectional`` as one ``LSTM`` with ``direction="bidirectional"``), into a
+``Loop`` otherwise (every ConvLSTM). The report notes the graph's ops.
 """
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import logging
-from typing import Any, ClassVar
-
+from typing import Any
 
 from ..check.oracle import CaseData
-from ..check.precision import Precision
-from .base import FRAMEWORKS, Adapter, Framework, Outcome, Prepared, adapter, as_numpy
-from .keras_layers import KerasBuilt, KerasLSTM, convert_once
-from .tf_keras_layers import TfKerasLSTM
+from .base import FRAMEWORKS, Framework, adapter
+from .keras_convert import KerasConversion, Run
+from .keras_layers import (KerasBidirectionalBackward, KerasBidirectionalForward, KerasBuilt, KerasConvLSTM1D,
+                           KerasConvLSTM2D, KerasConvLSTM3D, KerasLSTM, _KerasRecurrent)
+from .tf_keras_layers import (TfKerasBidirectionalBackward, TfKerasBidirectionalForward, TfKerasConvLSTM1D,
+                              TfKerasConvLSTM2D, TfKerasConvLSTM3D, TfKerasLSTM)
 from .torch_onnx import ExportedModelFailed, _first_line, graph_summary
 
 FRAMEWORKS.register("tf2onnx", Framework("tf2onnx", ("tensorflow", "keras", "tf2onnx", "onnxruntime"),
                                          "pip install tf2onnx onnxruntime (in 'lstmspec[all]')"))
 
 OPSET = 17
-_MODELS: dict[str, bytes | str] = {}  # digest -> ONNX model, or why tf2onnx refused
-_CACHE_LIMIT = 64
 
 
-class _Tf2Onnx(Adapter):
-    converts = True  # a conversion per case: the reduced matrix by default
+class _Tf2Onnx(KerasConversion):
     framework = "tf2onnx"
-    spec = "lstm"
-    devices = ("cpu",)
-    precisions = ("float32",)  # the converted graph is float32; ORT's CPU LSTM computes in float only
-    gradients = False
-    on_extending_specs = False
-    source: ClassVar[KerasLSTM]  # the Keras adapter whose layer is converted
-    package: ClassVar[str]  # the Keras package it needs
-    convention = ("direction=reverse: go_backwards=True returns the outputs in processing order; they are "
-                  "reversed along time, so output t is the one at input position t")
+    _models = {}
+    convention = ("the layer called as lstmspec's Keras adapter calls it, in a tf.function converted by "
+                  "tf2onnx; direction=reverse: go_backwards=True returns the outputs in processing order, "
+                  "reversed along time so output t is the one at input position t")
 
-    def _built(self, data: CaseData) -> tuple[bytes, KerasBuilt]:
-        cached, built = convert_once(self.name, self.source, data, self._convert, _MODELS, _CACHE_LIMIT)
-        if isinstance(cached, str):
-            raise ValueError(cached)
-        return cached, built
-
-    @staticmethod
-    def _convert(tf: Any, built: KerasBuilt) -> bytes | str:
-        """The ONNX model of the layer called on (x[, h, c]), or tf2onnx's refusal as a sentence."""
+    def convert(self, tf: Any, built: KerasBuilt, data: CaseData) -> bytes | str:
+        """The ONNX model of the layer called on its feeds, or tf2onnx's refusal as a sentence."""
         import tf2onnx
 
         from ..quiet import quiet_native_stderr
 
-        layer = built.layer
-        names = list(built.leaves)
-        signature = [tf.TensorSpec([None, *built.leaves[n].shape[1:]], tf.float32, name=n) for n in names]
+        feeds = built.feeds()
+        names = list(feeds)
+        signature = [tf.TensorSpec([None, *feeds[n].shape[1:]], tf.float32, name=n) for n in names]
+        source, layer = self.source, built.layer
 
         @tf.function(input_signature=signature)
         def call(*args: Any) -> Any:
-            inputs = dict(zip(names, args))
-            state = [inputs["h"], inputs["c"]] if "h" in inputs else None
-            return layer(inputs["x"], initial_state=state)
+            return source.invoke(layer, dict(zip(names, args)))
 
         logger = logging.getLogger("tf2onnx")
         level = logger.level
@@ -87,62 +70,43 @@ class _Tf2Onnx(Adapter):
             logger.setLevel(level)
         return proto.SerializeToString()
 
-    def unsupported(self, data: CaseData, device: str, precision: Precision) -> str | None:
-        if importlib.util.find_spec(self.package) is None:
-            return f"{self.package} is not installed"
-        reason = self.source.unsupported(data, device, precision)
-        if reason:
-            return reason
-        try:
-            self._built(data)
-        except ValueError as exc:
-            return str(exc)
-        return None
-
-    def prepare(self, data: CaseData, device: str, precision: Precision, *, threads: int | None = None) -> Prepared:
+    def load(self, model: bytes, built: KerasBuilt, data: CaseData, threads: int | None) -> tuple[Run, str, str]:
         import onnxruntime as ort
 
-        model, built = self._built(data)
+        runtime = f"onnxruntime {ort.__version__}"
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1 if threads is None else threads
         options.log_severity_level = 4
         try:
             session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001
-            raise ExportedModelFailed(f"onnxruntime {ort.__version__} cannot load the converted model: "
-                                      f"{_first_line(exc)}") from None
-        feeds = {i.name: built.leaves[n].numpy() for i, n in zip(session.get_inputs(), built.leaves)}
-        graph = graph_summary(model)
-        backwards = data.return_sequences and built.layer.go_backwards
-        shapes = {name: tuple(v.shape) for name, v in built.variables.items()}
+            raise ExportedModelFailed(f"{runtime} cannot load the converted model: {_first_line(exc)}") from None
+        feeds = built.feeds()
+        names = [i.name for i in session.get_inputs()]
+        if sorted(names) != sorted(feeds):
+            raise ExportedModelFailed(f"the converted model's inputs are {', '.join(names)}, but the layer's are "
+                                      f"{', '.join(feeds)}")
+        arrays = {n: v.numpy() for n, v in feeds.items()}
+        return (lambda: session.run(None, arrays)), graph_summary(model), runtime
 
-        def forward() -> Any:
-            try:
-                return session.run(None, feeds)
-            except Exception as exc:  # noqa: BLE001
-                raise ExportedModelFailed(f"onnxruntime {ort.__version__} cannot run the converted model "
-                                          f"({graph}): {_first_line(exc)}") from None
-
-        def outputs() -> Outcome:
-            y, h, c = forward()[:3]
-            y = y[:, ::-1] if backwards else y  # processing order -> input positions
-            return Outcome(as_numpy(y), {"h": as_numpy(h), "c": as_numpy(c)}, shapes)
-
-        return Prepared(forward, outputs, lambda want_grads: outputs(),
-                        note=f"tf2onnx.convert.from_function (opset {OPSET}) -> InferenceSession; graph: {graph}")
+    def note(self) -> str:
+        return f"tf2onnx.convert.from_function (opset {OPSET})"
 
 
-@adapter
-class Keras3Tf2Onnx(_Tf2Onnx):
-    name = "keras.layers.LSTM->tf2onnx->onnxruntime"
-    source = KerasLSTM()
-    package = "keras"
-    doc = "keras.layers.LSTM (Keras 3) in a tf.function converted by tf2onnx, run by ONNX Runtime (CPU)"
+def _path(source: _KerasRecurrent, **extra: Any) -> type[_Tf2Onnx]:
+    """The tf2onnx path of one Keras adapter, registered under "SOURCE->tf2onnx->onnxruntime"."""
+    cls = type(f"Tf2Onnx_{type(source).__name__}", (_Tf2Onnx,), {
+        "name": f"{source.name}->tf2onnx->onnxruntime", "source": source, "supports": source.supports,
+        "doc": f"{source.name} in a tf.function converted by tf2onnx, run by ONNX Runtime (CPU)",
+        "__module__": __name__, **extra})
+    return adapter(cls)
 
 
-@adapter
-class TfKerasTf2Onnx(_Tf2Onnx):
-    name = "tf_keras.layers.LSTM->tf2onnx->onnxruntime"
-    source = TfKerasLSTM()
-    package = "tf_keras"
-    doc = "tf_keras.layers.LSTM (Keras 2) in a tf.function converted by tf2onnx, run by ONNX Runtime (CPU)"
+# Without --matrix full, the LSTM paths run the reduced matrix; a ConvLSTM (a Loop: 1-2 s a case) and tf-keras'
+# Bidirectional (about 1 s a conversion) the spec's default case.
+_SLOW = {"matrix": "default case"}
+PATHS = [_path(KerasLSTM()), _path(TfKerasLSTM()), _path(KerasBidirectionalForward()),
+         _path(KerasBidirectionalBackward()), _path(TfKerasBidirectionalForward(), **_SLOW),
+         _path(TfKerasBidirectionalBackward(), **_SLOW)]
+PATHS += [_path(cls(), **_SLOW) for cls in (KerasConvLSTM1D, KerasConvLSTM2D, KerasConvLSTM3D, TfKerasConvLSTM1D,
+                                            TfKerasConvLSTM2D, TfKerasConvLSTM3D)]

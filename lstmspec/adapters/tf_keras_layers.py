@@ -1,4 +1,5 @@
-"""tf-keras (Keras 2) layers: ``tf_keras.layers.LSTM`` and ``ConvLSTM2D``, checked like their Keras 3 counterparts.
+"""tf-keras (Keras 2) layers: ``tf_keras.layers.LSTM``, ``Bidirectional(LSTM)`` and ``ConvLSTM1D/2D/3D``, checked like
+their Keras 3 counterparts.
 
 Keras 2 is what many saved models were trained with; ``pip install tf-keras``
 installs it beside Keras 3 as the ``tf_keras`` package. Its layers store the
@@ -19,7 +20,10 @@ from typing import Any
 
 from ..registry import Registry
 from .base import FRAMEWORKS, Framework, adapter
-from .keras_layers import KerasConvLSTM2D, KerasLSTM
+from ..check.oracle import CaseData
+from ..check.precision import Precision
+from .keras_layers import (KerasBidirectionalBackward, KerasBidirectionalForward, KerasConvLSTM1D, KerasConvLSTM2D,
+                           KerasConvLSTM3D, KerasLSTM)
 
 FRAMEWORKS.register("tf_keras", Framework("tf_keras", ("tensorflow", "tf_keras"),
                                           "pip install tf-keras (in 'lstmspec[all]')"))
@@ -38,7 +42,12 @@ def _tf_keras2() -> tuple[Any, Any]:
             import tensorflow as tf
             import tf_keras
 
+            tf.config.list_physical_devices()  # where a CPU-only machine logs "failed call to cuInit"
+
         tf.config.experimental.enable_tensor_float_32_execution(False)  # "float32" must not be TF32
+        # Bidirectional rebuilds its backward layer from the config: an activation passed as a function
+        # must be registered to deserialize.
+        tf_keras.utils.register_keras_serializable(package="lstmspec", name="hard_sigmoid_keras3")(_hard_sigmoid_keras3)
         _modules = (tf, tf_keras)
     return _modules
 
@@ -67,6 +76,7 @@ class _TfKeras:
     """What tf-keras changes in a Keras 3 adapter: the package, its activations, its plain tf.Variables."""
 
     framework = "tf_keras"
+    package = "tf_keras"
 
     def modules(self) -> tuple[Any, Any]:
         return _tf_keras2()
@@ -89,3 +99,27 @@ class TfKerasLSTM(_TfKeras, KerasLSTM):
 class TfKerasConvLSTM2D(_TfKeras, KerasConvLSTM2D):
     name = "tf_keras.layers.ConvLSTM2D"
     doc = "tf_keras.layers.ConvLSTM2D (Keras 2), CPU"
+
+
+@adapter
+class TfKerasConvLSTM1D(_TfKeras, KerasConvLSTM1D):
+    name = "tf_keras.layers.ConvLSTM1D"
+    doc = "tf_keras.layers.ConvLSTM1D (Keras 2), CPU"
+
+
+@adapter
+class TfKerasConvLSTM3D(_TfKeras, KerasConvLSTM3D):
+    name = "tf_keras.layers.ConvLSTM3D"
+    doc = "tf_keras.layers.ConvLSTM3D (Keras 2), CPU"
+
+
+@adapter
+class TfKerasBidirectionalForward(_TfKeras, KerasBidirectionalForward):
+    name = "tf_keras.layers.Bidirectional(LSTM)/forward"
+    doc = "the forward half of tf_keras.layers.Bidirectional(tf_keras.layers.LSTM(...)) (Keras 2), merge_mode concat"
+
+
+@adapter
+class TfKerasBidirectionalBackward(_TfKeras, KerasBidirectionalBackward):
+    name = "tf_keras.layers.Bidirectional(LSTM)/backward"
+    doc = "the backward half of tf_keras.layers.Bidirectional(tf_keras.layers.LSTM(...)) (Keras 2), merge_mode concat"

@@ -20,7 +20,7 @@ the key plus the run's seed replays it exactly (``--case KEY --seed S``).
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import product
 from typing import Any
@@ -437,6 +437,28 @@ def reduced_matrix(spec: Spec, cases: Iterable[Case]) -> list[Case]:
     return out
 
 
+def default_case(spec: Spec, cases: Iterable[Case], supports: Mapping[str, tuple[Any, ...]] | None = None) -> list[Case]:
+    """The spec's default case among ``cases`` (every size, attribute and option at its default but the
+    direction), the first that ``supports`` allows: what a path whose conversions take seconds runs by default."""
+    direction = spec.recurrence.direction
+    default = {n: d.default for n, d in spec.dims.items() if d.default is not None}
+    for case in cases:
+        attrs = dict(case.attrs)
+        if set(attrs) - {direction} or case.options or any(default.get(k, v) != v for k, v in case.dims):
+            continue
+        if _allowed(spec, supports or {}, dict(case.dims), attrs, {}):
+            return [case]
+    return []
+
+
+#: The case matrices an implementation may run without ``--matrix full`` (``Adapter.matrix``), by name:
+#: (spec, cases, what the implementation supports) -> the cases it runs.
+MATRICES: dict[str, Callable[[Spec, list[Case], Mapping[str, tuple[Any, ...]]], list[Case]]] = {
+    "reduced": lambda spec, cases, supports: reduced_matrix(spec, cases),
+    "default case": default_case,
+}
+
+
 def matrix_for(spec: Spec, supports: Iterable[Mapping[str, tuple[Any, ...]]] = ()) -> list[Case]:
     """The default matrix, followed by the cases centred on each kernel's declared support (no repeats)."""
     cases = default_matrix(spec)
@@ -470,5 +492,5 @@ def select(spec: Spec, cases: Iterable[Case], where: Mapping[str, Any]) -> tuple
     return kept, excluded
 
 
-__all__ = ["Case", "format_value", "make_case", "parse_case_key", "default_matrix", "matrix_for", "reduced_matrix",
+__all__ = ["Case", "format_value", "make_case", "parse_case_key", "default_matrix", "matrix_for", "reduced_matrix", "default_case", "MATRICES",
            "dim_roles", "shard", "select", "OPTIONS", "DEFAULT_OPTIONS"]

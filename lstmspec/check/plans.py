@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
-from ..machine import DEVICES
 from ..reference.backends import get_backend
 from ..spec.catalog import load_spec, shipped_names
 from ..spec.model import Spec
-from .cases import OPTIONS, Case, matrix_for, parse_case_key, reduced_matrix, select, shard
+from .cases import MATRICES, OPTIONS, Case, matrix_for, parse_case_key, select, shard
 from .precision import CPU_DEFAULT, CUDA_DEFAULT, PRECISIONS, Precision
-from .runner import Plan, Target, device_available
+from .runner import Plan, Target, device_available, usable_device
 
 
 @dataclass(frozen=True)
@@ -75,15 +74,7 @@ def build_plans(options: CheckOptions) -> tuple[list[Plan], list[Target], list[s
         targets = _targets(spec, options.frameworks or (), notes) if (given or not options.kernels) else []
         targets += kernel_targets
         cases, excluded = _cases(spec, options, [t.impl.supports for t in kernel_targets])
-        groups = [(targets, cases)]
-        converting = [t for t in targets if getattr(t.impl, "converts", False)]
-        if converting and options.matrix != "full" and not options.cases:
-            reduced = reduced_matrix(spec, cases)
-            groups = [([t for t in targets if t not in converting], cases), (converting, reduced)]
-            notes.append(f"{spec.name}: export and conversion paths ({', '.join(t.name for t in converting)}) run "
-                         f"the reduced matrix, {len(reduced)} of {len(cases)} cases (every attribute at its default "
-                         "but the direction; lengths, a batch of one, state and output options, saturated gates); "
-                         "--matrix full runs every case")
+        groups = _groups(spec, targets, cases, options, notes)
         for device in devices:
             precisions = _precisions(options.dtypes, device)
             for group_targets, group_cases in groups:
@@ -93,6 +84,42 @@ def build_plans(options: CheckOptions) -> tuple[list[Plan], list[Target], list[s
     if options.frameworks is not None and not any(p.targets for p in plans):
         raise ConfigError(f"no implementation of {', '.join(names)} in --framework {','.join(options.frameworks)}")
     return plans, kernels, devices, notes
+
+
+_MATRIX_NOTES = {
+    "reduced": ("export and conversion paths ({names}) run the reduced matrix, {n} of {total} cases (every attribute "
+                "at its default but the direction; lengths, a batch of one, state and output options, saturated "
+                "gates); --matrix full runs every case"),
+    "default case": ("{names} run the spec's default case only (each conversion takes seconds); "
+                     "--matrix full runs every case"),
+}
+
+
+def matrix_name(impl: Any) -> str:
+    """Which matrix ``impl`` runs without --matrix full: "" (the check's), "reduced" or "default case"."""
+    return getattr(impl, "matrix", "") or ("reduced" if getattr(impl, "converts", False) else "")
+
+
+def _groups(spec: Spec, targets: list[Target], cases: list[Case], options: CheckOptions,
+            notes: list[str]) -> list[tuple[list[Target], list[Case]]]:
+    """(targets, the cases they run): every case for all, unless paths that convert run fewer, which a note says."""
+    if options.matrix == "full" or options.cases:
+        return [(targets, cases)]
+    by: dict[str, list[Target]] = {}
+    for target in targets:
+        by.setdefault(matrix_name(target.impl), []).append(target)
+    groups = [(by.pop("", []), cases)]
+    for name, group in by.items():
+        chosen: dict[tuple[str, ...], list[Target]] = {}  # the same cases run as one plan
+        for target in group:
+            picked = MATRICES[name](spec, cases, target.impl.supports or {})
+            chosen.setdefault(tuple(c.key for c in picked), []).append(target)
+        by_key = {c.key: c for c in cases}
+        groups += [(targets, [by_key[k] for k in keys]) for keys, targets in chosen.items()]
+        n = max(len(keys) for keys in chosen)
+        notes.append(f"{spec.name}: " + _MATRIX_NOTES[name].format(
+            names=", ".join(t.name for t in group), n=n, total=len(cases)))
+    return groups
 
 
 def _targets(spec: Spec, wanted: Sequence[str], notes: list[str]) -> list[Target]:
@@ -121,14 +148,7 @@ def _targets(spec: Spec, wanted: Sequence[str], notes: list[str]) -> list[Target
 
 def _devices(wanted: Sequence[str] | None, notes: list[str]) -> list[str]:
     if wanted is not None:
-        devices = list(wanted)
-        for d in devices:
-            if d not in DEVICES:
-                raise ConfigError(f"unknown device {d!r}; devices: {', '.join(DEVICES)}")
-            reason = device_available(d)
-            if reason:
-                raise ConfigError(f"--device {d}: {reason}")
-        return devices
+        return [usable_device(d) for d in wanted]
     devices = ["cpu"]
     if device_available("cuda") is None:
         devices.append("cuda")

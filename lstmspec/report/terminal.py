@@ -58,7 +58,7 @@ def render_terminal(results: Sequence[CaseResult], meta: Mapping[str, Any] | Non
     if gaps:
         out.append(f"Not applicable ({sum(g.cases for g in gaps)}; what these implementations cannot run):")
         out += [f"  {'' if g.reason.startswith(g.implementation) else g.implementation + ': '}{g.reason} "
-                f"({g.spec}, {g.cases} cases)" for g in gaps]
+                f"({g.spec}, {g.cases} case{'s' * (g.cases != 1)})" for g in gaps]
         out.append("")
     out.append(verdict(meta, totals(groups), sum(g.cases for g in gaps)))
     return "\n".join(out) + "\n"
