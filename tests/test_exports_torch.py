@@ -102,3 +102,33 @@ def test_compiled_lstm_with_autograd_on_runs_the_default_case_only_and_a_raise_i
         assert "torch.compile(allow_rnn=True) with autograd" in result.reason
     else:
         assert any(c.kind == "grad" for c in result.comparisons)
+
+
+def _use_the_isolated_process() -> None:
+    import operator
+
+    assert torch_export.run_isolated("a sum", operator.add, 1, 2) == 3
+
+
+def test_a_multiprocessing_child_that_used_the_isolated_process_exits():
+    """A --jobs helper is such a child: multiprocessing joins its children when it exits and runs no atexit
+    callbacks, so an idle pool worker left running kept the helper, and the whole check, waiting forever."""
+    import multiprocessing
+
+    child = multiprocessing.get_context("spawn").Process(target=_use_the_isolated_process)
+    child.start()
+    child.join(180)
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+    assert not hung and child.exitcode == 0
+
+
+def test_check_with_jobs_helpers_running_captures_in_their_own_processes_finishes():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "lstmspec", "check", "lstm", "--framework", "torch.export",
+                           "--jobs", "2", "-q"], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "leaked semaphore" not in done.stderr

@@ -157,8 +157,9 @@ class Adapter:
     matrix: ClassVar[str] = ""
     # The final states it returns (None: all the spec's); the others are not compared, as its convention says.
     final_states: ClassVar[tuple[str, ...] | None] = None
-    # Runs its cases in a separate spawned process (paths that import Triton, which cannot share a process
-    # with TensorFlow): checked when named with --framework, not by a plain `lstmspec check`.
+    # Captures or compiles each case in a separate spawned process (paths that import Triton, which cannot
+    # share a process with TensorFlow), seconds a case: checked when named with --framework, not by a plain
+    # `lstmspec check`, which stays within a minute on two cores.
     by_request: ClassVar[bool] = False
     # Why ``lstmspec bench`` does not time this layer ("": it does), e.g. one half of a
     # bidirectional layer, whose timing would be that of both directions.

@@ -77,6 +77,9 @@ class _TfKeras:
 
     framework = "tf_keras"
     package = "tf_keras"
+    # A second version of a layer Keras 3 has: checked on its own specs; the image specs' pipelines
+    # (row_lstm, cnn_convlstm, ...) are fed to Keras 3's.
+    on_extending_specs = False
 
     def modules(self) -> tuple[Any, Any]:
         return _tf_keras2()

@@ -132,7 +132,9 @@ class _TfLite(KerasConversion):
 def _path(source: _KerasRecurrent, **extra: Any) -> type[_TfLite]:
     """The TFLite path of one Keras adapter, registered under "SOURCE->tflite->litert" unless ``extra`` names it."""
     name = extra.pop("name", f"{source.name}->tflite->litert")
-    slow = {"matrix": "default case"} if source.package == "tf_keras" else {}
+    # tf-keras converts through a SavedModel (2-3 s), a ConvLSTM runs its loop slowly: the default case unless
+    # --matrix full
+    slow = {"matrix": "default case"} if source.package == "tf_keras" or source.spec != "lstm" else {}
     cls = type(f"TfLite_{type(source).__name__}", (_TfLite,), {
         "name": name, "source": source, "supports": source.supports, "__module__": __name__,
         "doc": f"{source.name} in a functional model converted by the TFLite converter, run by LiteRT (CPU)",

@@ -233,7 +233,7 @@ class _Isolated(NNLSTMBatchFirst):
     """Captured and run in the spawned worker, once per case; the outcome comes back as numpy."""
 
     converts = True  # a capture per case: the reduced matrix by default
-    by_request = True  # captured and run in a separate process: named with --framework, not run by default
+    by_request = True  # captured and run in a separate process, seconds a case: run when named with --framework
     devices = ("cpu",)
     precisions = ("float32",)
     gradients = False

@@ -26,7 +26,6 @@ only (the others are skipped, saying so).
 """
 from __future__ import annotations
 
-import atexit
 import contextlib
 import hashlib
 import io
@@ -148,12 +147,18 @@ def run_isolated(what: str, fn: Callable[..., T], *args: Any) -> T:
     a crash of that process is ExportedModelFailed naming ``what``."""
     global _POOL
     import multiprocessing
+    import multiprocessing.util
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     if _POOL is None:
         _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        atexit.register(_POOL.shutdown)  # before interpreter teardown, which the pool's own callbacks outlive
+        # Shut down before interpreter teardown, which the pool's own callbacks outlive. Not with atexit: a
+        # --jobs helper is a multiprocessing child, which runs no atexit callbacks and joins its children
+        # before it exits, so an idle pool worker would keep it (and the check waiting on it) forever.
+        # multiprocessing runs finalizers by exit priority before that join, in every process; above 10,
+        # so that the pool's own queues (closed at 10) still carry the workers' stop signal.
+        multiprocessing.util.Finalize(None, _end_pool, args=(_POOL, False), exitpriority=20)
     try:
         return _POOL.submit(fn, *args).result(timeout=ISOLATED_TIMEOUT_S)
     except BrokenProcessPool:
@@ -161,10 +166,23 @@ def run_isolated(what: str, fn: Callable[..., T], *args: Any) -> T:
         raise ExportedModelFailed(f"{what} ended its process (a crash)") from None
     except TimeoutError:
         pool, _POOL = _POOL, None
-        for proc in list(getattr(pool, "_processes", {}).values()):
-            proc.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+        _end_pool(pool)
         raise ExportedModelFailed(f"{what} did not finish within {ISOLATED_TIMEOUT_S:g} s in its process") from None
+
+
+def _end_pool(pool: Any, kill: bool = True) -> None:
+    """Stop the pool's worker (killed: one past its time; else asked to stop, killed if it has not after
+    10 s) and shut the pool down."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    if not kill:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.join(10)
+    for proc in procs:
+        if proc.is_alive():
+            proc.kill()
+            proc.join(5)
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def graph_summary(model: bytes) -> str:

@@ -131,8 +131,8 @@ def _targets(spec: Spec, wanted: Sequence[str], notes: list[str]) -> list[Target
         if a.spec != spec.name and (a.spec not in spec.lineage or not a.on_extending_specs):
             continue  # a layer of a spec this one extends, keeping its equations, implements it too
         if getattr(a, "by_request", False) and not wanted:
-            note = ("not run unless named with --framework (each runs in a separate process): torch.export, "
-                    "torch.compile, torch.onnx.export(dynamo=True)")
+            note = ("not run unless named with --framework (each captures or compiles in a separate process, "
+                    "seconds a case): torch.export, torch.compile, torch.onnx.export(dynamo=True)")
             if note not in notes:
                 notes.append(note)
             continue
