@@ -8,10 +8,10 @@ import platform
 DEVICES = ("cpu", "cuda")
 
 
-def cpuinfo(field: str) -> str:
-    """The first value of ``field`` (``model name``, ``vendor_id``) in /proc/cpuinfo; "" where there is none."""
+def _proc_value(path: str, field: str) -> str:
+    """The first value of ``field`` in a ``key: value`` file of /proc; "" where the file or the field is missing."""
     try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+        with open(path, encoding="ascii", errors="replace") as f:
             for line in f:
                 key, _, value = line.partition(":")
                 if key.strip() == field:
@@ -21,6 +21,11 @@ def cpuinfo(field: str) -> str:
     return ""
 
 
+def cpuinfo(field: str) -> str:
+    """The first value of ``field`` (``model name``, ``vendor_id``) in /proc/cpuinfo; "" where there is none."""
+    return _proc_value("/proc/cpuinfo", field)
+
+
 def cpu_name() -> str:
     """The CPU's model name, or what the platform module knows where /proc/cpuinfo does not say."""
     return cpuinfo("model name") or platform.processor() or platform.machine()
@@ -28,16 +33,11 @@ def cpu_name() -> str:
 
 def meminfo(field: str) -> int:
     """``field`` of /proc/meminfo (``MemTotal``, ``MemAvailable``) in bytes; 0 where there is none."""
+    number, _, unit = _proc_value("/proc/meminfo", field).partition(" ")
     try:
-        with open("/proc/meminfo", encoding="ascii", errors="replace") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == field:
-                    number, _, unit = value.strip().partition(" ")
-                    return int(number) * (1024 if unit.lower() == "kb" else 1)
-    except (OSError, ValueError):
-        pass
-    return 0
+        return int(number) * (1024 if unit.lower() == "kb" else 1)
+    except ValueError:  # no such field, or not a number
+        return 0
 
 
 MEMORY_CAP_FRACTION = 0.5  # of MemTotal: the default cap of a kernel worker and what it starts

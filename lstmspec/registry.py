@@ -5,7 +5,7 @@ Registries instead of if-chains: adding an activation or a framework is one
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Generic, TypeVar
 
 from .errors import LookupFailed
@@ -14,9 +14,12 @@ T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, items: Mapping[str, T] | None = None) -> None:
+        """``items``: a table that is complete where it is written (a module's formats), registered in order."""
         self.what = what
         self._items: dict[str, T] = {}
+        for name, obj in (items or {}).items():
+            self.register(name, obj)
 
     def register(self, name: str, obj: T) -> T:
         if name in self._items:

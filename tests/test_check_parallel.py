@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -40,46 +39,13 @@ def test_two_jobs_give_the_same_results_in_the_same_order_as_one(tmp_path):
     assert comparable(tmp_path / "two.json") == results
 
 
-CRASHING_KERNEL = """
-import multiprocessing
-import os
-import time
-from pathlib import Path
-
-import torch
-
-FLAG = Path(os.environ["LSTMSPEC_TEST_FLAG"])
-
-
-def lstm(x, state, params, config):
-    if multiprocessing.parent_process() is not None:  # a --jobs helper: die in the middle of a case
-        FLAG.write_text("helper took a case")
-        os._exit(3)
-    deadline = time.monotonic() + 120
-    while not FLAG.exists() and time.monotonic() < deadline:  # the main process waits until it has
-        time.sleep(0.05)
-    h, c = state["h"], state["c"]
-    W = torch.cat([params[f"W_{g}"] for g in "ifgo"], dim=1)
-    U = torch.cat([params[f"U_{g}"] for g in "ifgo"], dim=1)
-    b = torch.cat([params[f"b_{g}"] for g in "ifgo"])
-    outputs = []
-    for t in range(x.shape[1]):
-        i, f, g, o = (x[:, t] @ W + h @ U + b).chunk(4, dim=-1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        h = torch.sigmoid(o) * torch.tanh(c)
-        outputs.append(h)
-    return torch.stack(outputs, dim=1), {"h": h, "c": c}
-
-
-lstm.lstmspec_supports = {"activation": ["tanh"], "recurrent_activation": ["sigmoid"], "direction": ["forward"]}
-"""
+#: correct in this process; a --jobs helper that calls it dies in the middle of its case (exit code 3)
+CRASHING_KERNEL = f"{ROOT / 'tests' / 'torch_kernels.py'}:dies_in_a_jobs_helper"
 
 
 def test_a_helper_that_dies_turns_only_its_case_into_an_error(tmp_path):
-    kernel = tmp_path / "crashing.py"
-    kernel.write_text(textwrap.dedent(CRASHING_KERNEL))
     out = tmp_path / "out.json"
-    proc = check("lstm", "--kernel", f"{kernel}:lstm", "--no-isolate", "--no-grad", "--dtype", "float64",
+    proc = check("lstm", "--kernel", CRASHING_KERNEL, "--no-isolate", "--no-grad", "--dtype", "float64",
                  "--jobs", "2", "--json", str(out), env={"LSTMSPEC_TEST_FLAG": str(tmp_path / "flag")})
     assert proc.returncode == 1, proc.stderr
     results = json.loads(out.read_text())["results"]

@@ -87,36 +87,38 @@ def assert_reports_say_interrupted(tmp_path: Path, signal_name: str) -> None:
     assert not (tmp_path / "out.json.partial.jsonl").exists()
 
 
-def test_sigterm_reports_what_finished_exits_143_and_leaves_no_helper_or_kernel_worker(tmp_path):
-    proc, tag = start(tmp_path, *CHECK, "--jobs", "2")
+def started_check(tmp_path: Path, jobs: str) -> tuple[subprocess.Popen, str]:
+    """``lstmspec check`` on the hanging kernel with ``--jobs jobs``, once its first result is on disk."""
+    proc, tag = start(tmp_path, *CHECK, "--jobs", jobs)
     wait_for(first_result_streamed(tmp_path), proc, "first result")
-    assert len(tagged(tag)) >= 3  # the main process, a --jobs helper, kernel workers
-    proc.send_signal(signal.SIGTERM)
-    code, err = finish(proc, tag)
-    assert code == 143, err
-    assert "interrupted by SIGTERM: reporting the cases that finished" in err and "Traceback" not in err
-    assert_reports_say_interrupted(tmp_path, "SIGTERM")
+    return proc, tag
+
+
+def stop_check(proc: subprocess.Popen, tag: str, sig: signal.Signals, code: int, tmp_path: Path) -> str:
+    """Send ``sig`` and assert the exit code, reports that say so and no process of the run left; its stderr."""
+    proc.send_signal(sig)
+    actual, err = finish(proc, tag)
+    assert actual == code, err
+    assert_reports_say_interrupted(tmp_path, sig.name)
     assert tagged(tag) == []
+    return err
+
+
+def test_sigterm_reports_what_finished_exits_143_and_leaves_no_helper_or_kernel_worker(tmp_path):
+    proc, tag = started_check(tmp_path, "2")
+    assert len(tagged(tag)) >= 3  # the main process, a --jobs helper, kernel workers
+    err = stop_check(proc, tag, signal.SIGTERM, 143, tmp_path)
+    assert "interrupted by SIGTERM: reporting the cases that finished" in err and "Traceback" not in err
 
 
 def test_sighup_is_handled_as_sigterm_exit_129(tmp_path):
-    proc, tag = start(tmp_path, *CHECK, "--jobs", "1")
-    wait_for(first_result_streamed(tmp_path), proc, "first result")
-    proc.send_signal(signal.SIGHUP)
-    code, err = finish(proc, tag)
-    assert code == 129, err
-    assert_reports_say_interrupted(tmp_path, "SIGHUP")
-    assert tagged(tag) == []
+    proc, tag = started_check(tmp_path, "1")
+    stop_check(proc, tag, signal.SIGHUP, 129, tmp_path)
 
 
 def test_ctrl_c_still_exits_130_and_its_junit_says_interrupted(tmp_path):
-    proc, tag = start(tmp_path, *CHECK, "--jobs", "1")
-    wait_for(first_result_streamed(tmp_path), proc, "first result")
-    proc.send_signal(signal.SIGINT)
-    code, err = finish(proc, tag)
-    assert code == 130, err
-    assert_reports_say_interrupted(tmp_path, "SIGINT")
-    assert tagged(tag) == []
+    proc, tag = started_check(tmp_path, "1")
+    stop_check(proc, tag, signal.SIGINT, 130, tmp_path)
 
 
 def test_bench_sigterm_writes_its_json_marked_interrupted_and_exits_143(tmp_path):

@@ -1,15 +1,15 @@
-"""Argument helpers shared by every command: one parser class, one list of devices, one way to read
-``NAME=VALUE`` words and comma lists, one way to write a command's text output."""
+"""Argument helpers shared by every command: one parser class, one way to register a command and the options
+of those that run implementations, one way to read ``NAME=VALUE`` words and comma lists, one way to write a
+command's text output."""
 from __future__ import annotations
 
 import argparse
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import ConfigError
-from ..machine import DEVICES
 
 _LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -32,6 +32,29 @@ class Parser(argparse.ArgumentParser):
             file = file or sys.stdout
             file.write(message)
             file.flush()
+
+
+def add_command(sub: Any, name: str, func: Callable[[argparse.Namespace], int], *, help: str, description: str,
+                examples: str | None = None) -> argparse.ArgumentParser:
+    """Register command ``name`` on the CLI's subparsers, run by ``func``; the caller adds its options to the
+    parser returned.
+
+    With ``examples`` (an epilog laid out by hand) the help keeps its line breaks, the description's too
+    (``RawDescriptionHelpFormatter``); without, argparse re-wraps the description to the terminal.
+    """
+    layout = {"epilog": examples, "formatter_class": argparse.RawDescriptionHelpFormatter} if examples else {}
+    parser = sub.add_parser(name, help=help, description=description, **layout)
+    parser.set_defaults(func=func)
+    return parser
+
+
+def add_run_options(parser: argparse.ArgumentParser, *, verbose: str) -> None:
+    """``--list``, ``-q`` and ``-v`` of the commands that run implementations (check, bench), spelt once;
+    ``verbose`` says what ``-v`` lets through for that command."""
+    parser.add_argument("--list", action="store_true",
+                        help="list the cases and implementations that would run, then exit")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument("-v", "--verbose", action="store_true", help=verbose)
 
 
 def split(text: str | None) -> list[str]:
@@ -99,4 +122,5 @@ def write(args: argparse.Namespace, text: str) -> None:
         write_stdout(text)
 
 
-__all__ = ["DEVICES", "Parser", "check_output", "one_line", "parse_assignments", "split", "write"]
+__all__ = ["Parser", "add_command", "add_run_options", "check_output", "one_line", "parse_assignments", "split",
+           "write"]

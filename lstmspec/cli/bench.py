@@ -22,7 +22,7 @@ from ..bench.suites import SUITES
 from ..errors import ConfigError
 from ..interrupts import deferred, exit_status, signal_name
 from ..quiet import show_framework_logs
-from .args import DEVICES, Parser, split
+from .args import Parser, add_command, add_run_options, split
 from .entry import run
 
 DEFAULT_DTYPES = {"cpu": ("float32",), "cuda": ("float32",)}
@@ -44,16 +44,15 @@ raised an error, 2 usage or spec error or an output that cannot be written, 128+
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "bench",
+    p = add_command(
+        sub, "bench", cmd_bench,
         help="time the forward (and backward) pass of each implementation on the same inputs, after checking it",
         description="Time the reference, PyTorch, Keras and ONNX Runtime layers and your kernels on the same "
         "inputs, each only after its conformance check on that case (a non-conforming implementation is timed "
         "but marked). Warm-up, then blocks of calls until IQR/median is below a threshold; the median, IQR and "
         "number of runs are reported, with GFLOP/s from the FLOPs counted from the spec's equations, bytes "
         "moved and the fraction of the device's peak.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=EXAMPLES,
     )
     p.add_argument("specs", nargs="*", metavar="SPEC",
                    help="shipped spec names or .toml paths (default: the suite's specs)")
@@ -85,22 +84,7 @@ def add_parser(sub: Any) -> None:
                    "lstmspec-bench, an integer version; JSON Schema in lstmspec/schemas/bench.json)")
     p.add_argument("--report", metavar="DIR", help="write DIR/timing-<device>.md with its plots (PNG and SVG) "
                    "in DIR/timing-<device>/, and a self-contained DIR/timing-<device>.html")
-    p.add_argument("--list", action="store_true", help="list the cases and implementations that would run, then exit")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    p.add_argument("-v", "--verbose", action="store_true",
-                   help="let the frameworks' own log lines (TensorFlow, absl, XLA) through; silenced by default")
-    p.set_defaults(func=cmd_bench)
-
-
-def _device(arg: str) -> str:
-    from ..check.runner import device_available
-
-    if arg not in DEVICES:
-        raise ConfigError(f"unknown device {arg!r}; devices: {', '.join(DEVICES)}")
-    reason = device_available(arg)
-    if reason:
-        raise ConfigError(f"--device {arg}: {reason}")
-    return arg
+    add_run_options(p, verbose="let the frameworks' own log lines (TensorFlow, absl, XLA) through; silenced by default")
 
 
 def _precisions(arg: str | None, device: str) -> list[Any]:
@@ -134,13 +118,14 @@ def _command_line(args: argparse.Namespace) -> str:
 def plan_runs(args: argparse.Namespace, notes: list[str]) -> list[Any]:
     """Validate the command line and make one BenchPlan per spec (nothing is timed yet)."""
     from ..check.cases import parse_case_key
+    from ..check.runner import usable_device
     from ..reference.backends import get_backend
     from ..spec.catalog import load_spec, shipped_names
     from ..bench.implementations import from_kernel, select
     from ..bench.runner import BenchPlan
     from ..bench.suites import BenchCase, get_suite
 
-    device = _device(args.device)
+    device = usable_device(args.device)
     precisions = _precisions(args.dtype, device)
     timing = _timing(args)
     if args.threads is not None and args.threads < 1:

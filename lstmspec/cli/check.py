@@ -26,7 +26,7 @@ from ..check.runner import Oracle, Plan, Target, check_one, exit_code
 from ..interrupts import deferred, exit_status, signal_name
 from ..machine import default_memory_cap, parse_memory
 from ..quiet import show_framework_logs
-from .args import split
+from .args import add_command, add_run_options, split
 from .progress import Progress
 from .reports import Stream, check_outputs, device_names, versions, write_reports
 
@@ -50,15 +50,14 @@ vectorized, i.e. without AVX-512; GEMMs through torch's MKL on an Intel CPU; eac
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "check",
+    p = add_command(
+        sub, "check", cmd_check,
         help="check framework layers against the specs (forward values, gradients, shapes)",
         description="Run framework LSTM layers (PyTorch, Keras, ONNX Runtime) on each spec's default case "
         "matrix and compare outputs, final states, gradients and weight shapes with the float64 reference "
         "derived from the spec's equations. Error bound per precision: multiplier x (the spec's own equations "
         "run in that precision) + floor.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=EXAMPLES,
     )
     p.add_argument("specs", nargs="*", metavar="SPEC", help="shipped spec names or .toml paths (default: all shipped)")
     p.add_argument("--framework", help="comma-separated frameworks (torch, keras, onnxruntime) or adapter names")
@@ -98,12 +97,8 @@ def add_parser(sub: Any) -> None:
                    "cannot run is no testcase); a failure's message leads with its diagnosis")
     p.add_argument("--report", metavar="DIR", help="write a Markdown report DIR/conformance-DEVICE.md "
                    "(DIR/conformance.md when several devices ran)")
-    p.add_argument("--list", action="store_true", help="list the cases and implementations that would run, then exit")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    p.add_argument("-v", "--verbose", action="store_true",
-                   help="every quantity over its bound in each failure (default: the 3 worst), and the frameworks' "
-                   "own log lines (TensorFlow, absl, XLA), which are otherwise silenced")
-    p.set_defaults(func=cmd_check)
+    add_run_options(p, verbose="every quantity over its bound in each failure (default: the 3 worst), and the "
+                    "frameworks' own log lines (TensorFlow, absl, XLA), which are otherwise silenced")
 
 
 def _memory(text: str) -> int:

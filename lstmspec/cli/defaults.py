@@ -6,12 +6,13 @@ import sys
 from typing import Any
 
 from ..errors import ConfigError
+from .args import add_command
 
 
 def add_parser(sub: Any) -> None:
     """Register ``lstmspec defaults`` on the CLI's subparsers."""
-    p = sub.add_parser(
-        "defaults",
+    p = add_command(
+        sub, "defaults", cmd_defaults,
         help="each installed framework layer's defaults that change the math, against the spec's",
         description="For each installed framework layer that implements SPEC, its defaults for the options and "
         "initialisers that change the math (activations, forget-gate bias, bias initialiser, direction, padding, "
@@ -22,7 +23,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--format", default="terminal", choices=["terminal", "markdown", "json"])
     p.add_argument("--all", action="store_true", help="the Markdown report of every shipped spec (reports/defaults.md)")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
-    p.set_defaults(func=cmd_defaults)
 
 
 def cmd_defaults(args: argparse.Namespace) -> int:

@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .args import add_command
 
 
 def add_parser(sub: Any) -> None:
     """Register ``lstmspec lint`` on the CLI's subparsers."""
-    p = sub.add_parser(
-        "lint",
+    p = add_command(
+        sub, "lint", cmd_lint,
         help="static checks of spec files: shapes, names, updates, cycles, unused declarations",
         description="Check spec files without running them: infer every equation's shape from the declared "
         "shapes and report mismatches, undefined names, unused parameters, states without an update and "
@@ -20,7 +21,6 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="spec files, directories of them, or shipped names")
     p.add_argument("-q", "--quiet", action="store_true", help="print only problems")
-    p.set_defaults(func=cmd_lint)
 
 
 def cmd_lint(args: argparse.Namespace) -> int:

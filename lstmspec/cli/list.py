@@ -4,11 +4,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from .args import add_command
+
 
 def add_parser(sub: Any) -> None:
     """Register ``lstmspec list`` on the CLI's subparsers."""
-    p = sub.add_parser("list", help="the shipped specs", description="List the shipped specs with their titles.")
-    p.set_defaults(func=cmd_list)
+    add_command(sub, "list", cmd_list, help="the shipped specs", description="List the shipped specs with their titles.")
 
 
 def cmd_list(args: argparse.Namespace) -> int:

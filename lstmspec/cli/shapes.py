@@ -5,7 +5,7 @@ import argparse
 from typing import Any
 
 from ..errors import ConfigError
-from .args import check_output, parse_assignments, write
+from .args import add_command, check_output, parse_assignments, write
 
 EXAMPLES = """\
 examples:
@@ -19,21 +19,19 @@ examples:
 
 def add_parser(sub: Any) -> None:
     """Register ``lstmspec shapes`` on the CLI's subparsers."""
-    p = sub.add_parser(
-        "shapes",
+    p = add_command(
+        sub, "shapes", cmd_shapes,
         help="shape table of a spec: parameters per gate and per framework, gates, states, outputs",
         description="Print the shape table of one configuration of SPEC, computed from the spec's "
         "symbolic shapes. Without sizes it prints the symbolic table with the formulas "
         "(for the attributes given, defaults otherwise). Sizes and attributes are NAME=VALUE words.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=EXAMPLES,
     )
     p.add_argument("spec", nargs="?", help="shipped spec name (see 'lstmspec list') or path to a .toml file")
     p.add_argument("assignments", nargs="*", metavar="NAME=VALUE", help="dimension or attribute, e.g. units=64 padding=same")
     p.add_argument("--format", default="github", choices=["github", "markdown", "latex", "html", "json"])
     p.add_argument("--all", action="store_true", help="the Markdown report of every shipped spec (reports/shapes.md)")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
-    p.set_defaults(func=cmd_shapes)
 
 
 def cmd_shapes(args: argparse.Namespace) -> int:

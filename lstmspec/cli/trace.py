@@ -9,7 +9,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..trace import DEFAULT_PIXELS, DEFAULT_STEPS, PRINT_PARAMS_UP_TO
-from .args import Parser, parse_assignments
+from .args import Parser, add_command, parse_assignments
 from .entry import run
 
 EXAMPLES = """\
@@ -23,16 +23,15 @@ examples:
 
 def add_parser(sub: Any) -> None:
     """Register ``lstmspec trace`` on the CLI's subparsers."""
-    p = sub.add_parser(
-        "trace",
+    p = add_command(
+        sub, "trace", cmd_trace,
         help="the forward pass step by step (cell by cell) with every gate's value",
         description="Print the forward pass of SPEC on small random inputs, step by step (for a grid recurrence "
         "cell by cell in scan order), with the input, the states read and every equation's value, so that a "
         "reader can follow it by hand. Sizes and attributes are NAME=VALUE words; unset sizes come from the "
         "spec's [example] (for mdlstm2d the 2x2 image of Jae Duk Seo's 'Only Numpy' forward pass) or its "
         "defaults, with batch 1.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=EXAMPLES,
     )
     p.add_argument("spec", help="shipped spec name or path to a .toml file")
     p.add_argument("assignments", nargs="*", metavar="NAME=VALUE", help="dimension or attribute, e.g. units=2")
@@ -44,7 +43,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--params", action=argparse.BooleanOptionalAction, default=None,
                    help=f"print the parameters (default: when they have at most {PRINT_PARAMS_UP_TO} values)")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
-    p.set_defaults(func=cmd_trace)
 
 
 def cmd_trace(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import LookupFailed
+from ..registry import Registry
 from .dims import dim_aliases, render_shape
 from .functions import FUNCTIONS
 from .ir import BinOp, Call, Name, Neg, Node, Num
@@ -438,7 +439,8 @@ def _latex(spec: Any) -> str:
     return "\n".join(out) + "\n"
 
 
-_FORMATTERS: dict[str, Callable[[Any], str]] = {"markdown": _markdown, "latex": _latex, "text": _text}
+_FORMATTERS: Registry[Callable[[Any], str]] = Registry("equation format",
+                                                       {"markdown": _markdown, "latex": _latex, "text": _text})
 
 
 def render_expression(spec: Any, expression: str | Node, *, latex: bool = False) -> str:
@@ -453,8 +455,4 @@ def render_expression(spec: Any, expression: str | Node, *, latex: bool = False)
 
 def render_equations(spec: Any, fmt: str = "markdown") -> str:
     """The equations of ``spec`` typeset in ``fmt`` (markdown, latex or text), with the legend and shapes."""
-    try:
-        formatter = _FORMATTERS[fmt]
-    except KeyError:
-        raise LookupFailed("equation format", fmt, _FORMATTERS) from None
-    return formatter(spec)
+    return _FORMATTERS.get(fmt)(spec)

@@ -1,8 +1,8 @@
 """A shape table as text: github (terminal and GitHub), markdown (a document section), latex, html or json.
 
 Each format is one function from a ``ShapeTable`` to a string, registered by
-name in ``_FORMATTERS``; ``format_table`` looks the name up and lists the
-known ones when it fails.
+name in the ``_FORMATTERS`` registry; ``format_table`` looks the name up, and a
+failed lookup lists the known ones.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from ..errors import LookupFailed
+from ..registry import Registry
 from .model import ShapeTable, format_attr, format_value
 
 FORMATS = ("github", "markdown", "latex", "html", "json")
@@ -163,22 +163,18 @@ def to_json(table: ShapeTable) -> dict[str, Any]:
     }
 
 
-_FORMATTERS: dict[str, Callable[[ShapeTable], str]] = {
+_FORMATTERS: Registry[Callable[[ShapeTable], str]] = Registry("table format", {
     "github": _github,
     "markdown": markdown_section,
     "latex": _latex,
     "html": _html,
     "json": lambda table: json.dumps(to_json(table), indent=2) + "\n",
-}
+})
 
 
 def format_table(table: ShapeTable, fmt: str = "github") -> str:
     """``table`` as text: github (terminal and GitHub), markdown (a document section), latex, html or json."""
-    try:
-        formatter = _FORMATTERS[fmt]
-    except KeyError:
-        raise LookupFailed("table format", fmt, _FORMATTERS) from None
-    return formatter(table)
+    return _FORMATTERS.get(fmt)(table)
 
 
 __all__ = ["FORMATS", "SCHEMA", "VERSION", "SYMBOLIC", "describe", "format_table", "markdown_section", "to_json"]

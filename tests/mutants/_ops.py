@@ -69,6 +69,19 @@ def gate_stack(params, prefix, order="ifgo", dim=-1):
     return torch.cat([params[f"{prefix}_{g}"] for g in order], dim=dim)
 
 
+def convlstm_step(frame, h, c, params, config):
+    """One correct channels-last ConvLSTM2D step on one frame (batch, rows, cols, C): the next (h, c).
+
+    For the kernels whose bug is in the time loop around the step (the state it starts from, the steps it counts).
+    """
+    act, rec = activations(config)
+    W, U, b = gate_stack(params, "W"), gate_stack(params, "U"), gate_stack(params, "b")
+    z = conv2d_cl(frame, W, config["padding"], config["strides"], config["dilation"]) + conv2d_cl(h, U) + b
+    i, f, g, o = z.chunk(4, dim=-1)
+    c = rec(f) * c + rec(i) * act(g)
+    return rec(o) * act(c), c
+
+
 def run_convlstm(x, state, params, config, *, input_conv=None, recurrent_conv=None):
     """A correct channels-last ConvLSTM2D loop; a kernel passes the piece it gets wrong.
 

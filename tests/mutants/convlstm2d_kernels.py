@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._ops import (CONV_ALL, activations, conv2d_cl, conv2d_padded, gate_stack, run_convlstm,
+from ._ops import (CONV_ALL, activations, conv2d_cl, conv2d_padded, convlstm_step, gate_stack, run_convlstm,
                    tf_same_pads, to_oihw)
 
 BOTH_FORMATS = ("channels_last", "channels_first")
@@ -196,15 +196,10 @@ def recurrent_conv_with_input_padding(x, state, params, config):
 
 def state_reset_every_step(x, state, params, config):
     """The state is re-read from the arguments inside the time loop: every frame starts from h0, c0."""
-    act, rec = activations(config)
-    W, U, b = gate_stack(params, "W"), gate_stack(params, "U"), gate_stack(params, "b")
     ys = []
     for t in range(x.shape[1]):
         h, c = state["h"], state["c"]  # meant to be set once, before the loop
-        z = conv2d_cl(x[:, t], W, config["padding"], config["strides"], config["dilation"]) + conv2d_cl(h, U) + b
-        i, f, g, o = z.chunk(4, dim=-1)
-        c = rec(f) * c + rec(i) * act(g)
-        h = rec(o) * act(c)
+        h, c = convlstm_step(x[:, t], h, c, params, config)
         ys.append(h)
     return torch.stack(ys, dim=1), {"h": h, "c": c}
 
@@ -287,15 +282,10 @@ def frames_reshaped_time_major(x, state, params, config):
 
 def steps_counted_from_batch_axis(x, state, params, config):
     """Time-major habit `for t in range(x.shape[0])` on batch-major input: right only when batch == time."""
-    act, rec = activations(config)
-    W, U, b = gate_stack(params, "W"), gate_stack(params, "U"), gate_stack(params, "b")
     h, c = state["h"], state["c"]
     ys = []
     for t in range(x.shape[0]):
-        z = conv2d_cl(x[:, t], W, config["padding"], config["strides"], config["dilation"]) + conv2d_cl(h, U) + b
-        i, f, g, o = z.chunk(4, dim=-1)
-        c = rec(f) * c + rec(i) * act(g)
-        h = rec(o) * act(c)
+        h, c = convlstm_step(x[:, t], h, c, params, config)
         ys.append(h)
     return torch.stack(ys, dim=1), {"h": h, "c": c}
 

@@ -35,6 +35,23 @@ def _keras_loop(x, h, c, params, config, order="ifgo"):
     return torch.stack(ys, dim=1), h, c
 
 
+def _torch_order_loop(w_ih, w_hh, b_ih, b_hh, config):
+    """A forward scan for ``_directed`` on PyTorch-shaped tensors (weight_ih (4*units, input)), gates split
+    i, f, g, o; a kernel that ports weights wrongly passes the wrong tensors (``b_hh`` None: no such bias)."""
+    act, rec = activations(config)
+
+    def loop(x, h, c, params, config):
+        ys = []
+        for t in range(x.shape[1]):
+            i, f, g, o = (F.linear(x[:, t], w_ih, b_ih) + F.linear(h, w_hh, b_hh)).chunk(4, dim=-1)
+            c = rec(f) * c + rec(i) * act(g)
+            h = rec(o) * act(c)
+            ys.append(h)
+        return torch.stack(ys, dim=1), h, c
+
+    return loop
+
+
 def _directed(loop, x, state, params, config):
     """Run ``loop`` forward, or on the time-reversed input with the outputs put back at their input positions."""
     reverse = config.get("direction") == "reverse"
@@ -182,19 +199,8 @@ def gate_order_onnx_iofg(x, state, params, config):
 def onnx_weights_read_in_torch_order(x, state, params, config):
     """Given ONNX's tensors (lstmspec_layout="onnx": W, R, B in gate order i, o, f, c), splits the gates as
     PyTorch's i, f, g, o (code ported from torch.nn.LSTM, weights exported from ONNX)."""
-    act, rec = activations(config)
-    w, r = params["W"][0], params["R"][0]
     wb, rb = params["B"][0].chunk(2)
-
-    def loop(x, h, c, params, config):
-        ys = []
-        for t in range(x.shape[1]):
-            i, f, g, o = (F.linear(x[:, t], w, wb) + F.linear(h, r, rb)).chunk(4, dim=-1)
-            c = rec(f) * c + rec(i) * act(g)
-            h = rec(o) * act(c)
-            ys.append(h)
-        return torch.stack(ys, dim=1), h, c
-
+    loop = _torch_order_loop(params["W"][0], params["R"][0], wb, rb, config)
     return _directed(loop, x, state, params, config)
 
 
@@ -209,18 +215,7 @@ def forget_bias_plus_one(x, state, params, config):
 
 def torch_bias_hh_dropped(x, state, params, config):
     """PyTorch weights ported with bias_ih_l0 only: bias_hh_l0 silently dropped."""
-    act, rec = activations(config)
-    w_ih, w_hh, b_ih = params["weight_ih_l0"], params["weight_hh_l0"], params["bias_ih_l0"]
-
-    def loop(x, h, c, params, config):
-        ys = []
-        for t in range(x.shape[1]):
-            i, f, g, o = (F.linear(x[:, t], w_ih, b_ih) + F.linear(h, w_hh)).chunk(4, dim=1)
-            c = rec(f) * c + rec(i) * act(g)
-            h = rec(o) * act(c)
-            ys.append(h)
-        return torch.stack(ys, dim=1), h, c
-
+    loop = _torch_order_loop(params["weight_ih_l0"], params["weight_hh_l0"], params["bias_ih_l0"], None, config)
     return _directed(loop, x, state, params, config)
 
 
