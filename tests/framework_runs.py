@@ -50,3 +50,12 @@ KERAS_GATES = ('kernel = { concat = ["W_i", "W_f", "W_g", "W_o"]', 'kernel = { c
 #: The torch layout's input weights with the gates in ONNX's order: every torch-layout adapter must fail on it.
 TORCH_GATES = ('weight_ih_l0 = { concat = ["W_i", "W_f", "W_g", "W_o"]',
                'weight_ih_l0 = { concat = ["W_i", "W_o", "W_f", "W_g"]')
+
+
+def planned_cases(spec_name: str, impl_name: str, **options: Any) -> list[Case]:
+    """The cases ``lstmspec check SPEC --framework IMPL`` gives the implementation (its matrix, the notes' own)."""
+    from lstmspec.check.plans import CheckOptions, build_plans
+
+    plans, _, _, _ = build_plans(CheckOptions(specs=(spec_name,), frameworks=(impl_name,), devices=("cpu",),
+                                              **options))
+    return [c for p in plans for t in p.targets if t.name == impl_name for c in p.cases]

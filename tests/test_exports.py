@@ -11,28 +11,16 @@ pytest.importorskip("onnxscript")
 import lstmspec  # noqa: E402
 from lstmspec.adapters import torch_onnx  # noqa: E402
 from lstmspec.adapters.base import ADAPTERS, all_adapters  # noqa: E402
-from lstmspec.check.cases import default_matrix, make_case  # noqa: E402
-from lstmspec.check.oracle import make_data  # noqa: E402
+from lstmspec.check.cases import make_case  # noqa: E402
 from lstmspec.check.precision import PRECISIONS  # noqa: E402
 from lstmspec.check.results import FAIL, PASS, SKIP  # noqa: E402
 from lstmspec.check.runner import Plan, Target, run_plan  # noqa: E402
-from lstmspec.spec.catalog import resolve_path  # noqa: E402
+
+from framework_runs import TORCH_GATES, case_data, edited_spec, planned_cases, run  # noqa: E402
 
 TORCHSCRIPT = "torch.onnx.export(dynamo=False)->onnxruntime"
 DYNAMO = "torch.onnx.export(dynamo=True)->onnxruntime"
 FLOAT32 = PRECISIONS.get("float32")
-
-
-def run(spec, name, cases=None):
-    all_adapters()
-    impl = ADAPTERS.get(name)
-    plan = Plan(spec, spec.name, cases or default_matrix(spec), [Target(impl.name, "framework", impl)],
-                ["cpu"], [FLOAT32], 0)
-    return list(run_plan(plan))
-
-
-def case_data(spec, dims=None):
-    return make_data(spec, make_case(spec, dims or {}), 0)
 
 
 def test_torchscript_export_of_torch_lstm_conforms_on_every_supported_case():
@@ -43,11 +31,11 @@ def test_torchscript_export_of_torch_lstm_conforms_on_every_supported_case():
     assert {c.quantity for r in passed for c in r.comparisons} >= {"y", "h_T", "c_T"}
 
 
-def test_dynamo_export_conforms_on_the_default_case_and_skips_the_others_saying_why():
-    results = run(lstmspec.load_spec("lstm"), DYNAMO)
-    assert [r.case.label for r in results if r.status == PASS] == ["direction=forward"]
-    assert not [r for r in results if r.status not in (PASS, SKIP)]
-    assert any("default case only" in r.reason for r in results if r.status == SKIP)
+def test_dynamo_export_runs_the_default_case_unless_matrix_full_and_conforms_there():
+    cases = planned_cases("lstm", DYNAMO)
+    assert [c.label for c in cases] == ["direction=forward"]
+    assert len(planned_cases("lstm", DYNAMO, matrix="full")) > 30
+    assert [r.status for r in run(lstmspec.load_spec("lstm"), DYNAMO, cases)] == [PASS]
 
 
 def test_the_exported_graph_holds_one_onnx_lstm_node_and_the_note_says_so():
@@ -86,12 +74,7 @@ def test_dynamo_export_of_a_projection_writes_a_model_onnxruntime_refuses_a_fail
 
 
 def test_a_wrong_gate_order_in_the_torch_layout_fails_the_exported_model_at_step_0(tmp_path):
-    old = 'weight_ih_l0 = { concat = ["W_i", "W_f", "W_g", "W_o"]'
-    text = resolve_path("lstm").read_text()
-    assert old in text
-    path = tmp_path / "lstm.toml"
-    path.write_text(text.replace(old, 'weight_ih_l0 = { concat = ["W_i", "W_o", "W_f", "W_g"]'))
-    spec = lstmspec.load_spec(str(path))
+    spec = edited_spec(tmp_path, "lstm", *TORCH_GATES)
     results = run(spec, TORCHSCRIPT, cases=[make_case(spec, {})])
     assert [r.status for r in results] == [FAIL]
     y = next(c for c in results[0].failures if c.quantity == "y")

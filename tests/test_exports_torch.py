@@ -13,8 +13,9 @@ from lstmspec.check.cases import default_matrix, make_case, reduced_matrix  # no
 from lstmspec.check.oracle import make_data  # noqa: E402
 from lstmspec.check.precision import PRECISIONS  # noqa: E402
 from lstmspec.check.results import FAIL, PASS, SKIP  # noqa: E402
-from lstmspec.check.runner import Plan, Target, run_plan  # noqa: E402
-from lstmspec.spec.catalog import resolve_path  # noqa: E402
+
+import framework_runs  # noqa: E402
+from framework_runs import TORCH_GATES, edited_spec, planned_cases  # noqa: E402
 
 SCRIPT = "torch.jit.script(nn.LSTM)"
 EXPORT = "torch.export(nn.LSTM)"
@@ -24,11 +25,7 @@ COMPILE_AUTOGRAD = "torch.compile(nn.LSTM, allow_rnn)/autograd"
 
 
 def run(spec, name, cases=None, precisions=("float32",)):
-    all_adapters()
-    impl = ADAPTERS.get(name)
-    plan = Plan(spec, spec.name, cases or reduced_matrix(spec, default_matrix(spec)),
-                [Target(impl.name, "framework", impl)], ["cpu"], [PRECISIONS.get(p) for p in precisions], 0)
-    return list(run_plan(plan))
+    return framework_runs.run(spec, name, cases or reduced_matrix(spec, default_matrix(spec)), precisions)
 
 
 def prepared_note(name):
@@ -48,12 +45,7 @@ def test_scripted_lstm_saved_and_loaded_conforms_with_gradients_at_float64_and_f
 
 
 def test_a_wrong_gate_order_in_the_torch_layout_fails_the_scripted_module(tmp_path):
-    old = 'weight_ih_l0 = { concat = ["W_i", "W_f", "W_g", "W_o"]'
-    text = resolve_path("lstm").read_text()
-    assert old in text
-    path = tmp_path / "lstm.toml"
-    path.write_text(text.replace(old, 'weight_ih_l0 = { concat = ["W_i", "W_o", "W_f", "W_g"]'))
-    spec = lstmspec.load_spec(str(path))
+    spec = edited_spec(tmp_path, "lstm", *TORCH_GATES)
     assert [r.status for r in run(spec, SCRIPT, [make_case(spec, {})])] == [FAIL]
 
 
@@ -93,11 +85,10 @@ def test_compile_that_captures_no_graph_is_a_failure_not_a_pass():
 
 
 def test_compiled_lstm_with_autograd_on_runs_the_default_case_only_and_a_raise_is_a_failed_case():
-    results = run(lstmspec.load_spec("lstm"), COMPILE_AUTOGRAD)
-    ran = [r for r in results if r.status in (PASS, FAIL)]
-    assert [r.case.label for r in ran] == ["direction=forward"]
-    assert any("default case only" in r.reason for r in results if r.status == SKIP)
-    (result,) = ran
+    cases = planned_cases("lstm", COMPILE_AUTOGRAD)
+    assert [c.label for c in cases] == ["direction=forward"]
+    assert len(planned_cases("lstm", COMPILE_AUTOGRAD, matrix="full")) > 30
+    (result,) = run(lstmspec.load_spec("lstm"), COMPILE_AUTOGRAD, cases)
     if result.status == FAIL:  # torch 2.13 on the CPU: aten.mkldnn_rnn_layer in the compiled backward
         assert "torch.compile(allow_rnn=True) with autograd" in result.reason
     else:

@@ -27,10 +27,12 @@ def test_conversion_paths_run_the_reduced_matrix_unless_asked_for_all() -> None:
     spec = load_spec("lstm")
     plans, _, _, notes = build_plans(CheckOptions(specs=("lstm",), frameworks=("torch", "torch.onnx"),
                                                   devices=("cpu",)))
-    by_kind = {any(t.impl.converts for t in p.targets): p for p in plans}
-    assert len(by_kind[True].cases) == len(reduced_matrix(spec, default_matrix(spec)))
-    assert len(by_kind[False].cases) == len(default_matrix(spec))
-    assert all(t.impl.converts for t in by_kind[True].targets)
+    by_name = {t.name: p for p in plans for t in p.targets}
+    converting = by_name["torch.onnx.export(dynamo=False)->onnxruntime"]
+    assert len(converting.cases) == len(reduced_matrix(spec, default_matrix(spec)))
+    assert len(by_name["torch.nn.LSTM"].cases) == len(default_matrix(spec))
+    assert all(t.impl.converts for t in converting.targets)
+    assert len(by_name["torch.onnx.export(dynamo=True)->onnxruntime"].cases) == 1  # the default case: seconds an export
     assert any("--matrix full runs every case" in n for n in notes)
     full, _, _, notes = build_plans(CheckOptions(specs=("lstm",), frameworks=("torch", "torch.onnx"),
                                                  devices=("cpu",), matrix="full"))
@@ -46,3 +48,29 @@ def test_paths_that_run_in_a_separate_process_are_checked_only_when_named() -> N
     assert any("not run unless named with --framework" in n for n in notes)
     plans, _, _, _ = build_plans(CheckOptions(specs=("lstm",), frameworks=("torch.onnx",), devices=("cpu",)))
     assert "torch.onnx.export(dynamo=True)->onnxruntime" in {t.name for p in plans for t in p.targets}
+
+
+def test_the_default_case_is_the_first_case_at_every_default_in_a_direction_the_path_supports() -> None:
+    from lstmspec.check.cases import default_case
+
+    spec = load_spec("lstm")
+    cases = default_matrix(spec)
+    [forward] = default_case(spec, cases)
+    assert not forward.attrs and not forward.options
+    assert dict(forward.dims) == {n: d.default for n, d in spec.dims.items()}
+    [reverse] = default_case(spec, cases, {"direction": ("reverse",)})
+    assert dict(reverse.attrs) == {"direction": "reverse"} and reverse.dims == forward.dims
+    assert default_case(spec, cases, {"activation": ("nothing there",)}) == []
+
+
+def test_paths_with_the_same_default_case_share_one_plan_and_each_direction_gets_its_own() -> None:
+    pytest.importorskip("tf2onnx")
+    pytest.importorskip("tf_keras")
+    plans, _, _, notes = build_plans(CheckOptions(specs=("lstm",), frameworks=("tf2onnx",), devices=("cpu",)))
+    by_name = {t.name: p for p in plans for t in p.targets}
+    forward = by_name["keras.layers.Bidirectional(LSTM)/forward->tf2onnx->onnxruntime"]
+    backward = by_name["keras.layers.Bidirectional(LSTM)/backward->tf2onnx->onnxruntime"]
+    assert [dict(c.attrs) for c in forward.cases] == [{}]
+    assert [dict(c.attrs) for c in backward.cases] == [{"direction": "reverse"}]
+    assert by_name["tf_keras.layers.Bidirectional(LSTM)/forward->tf2onnx->onnxruntime"] is forward
+    assert sum("default case only" in n for n in notes) == 1

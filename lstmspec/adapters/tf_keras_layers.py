@@ -20,10 +20,8 @@ from typing import Any
 
 from ..registry import Registry
 from .base import FRAMEWORKS, Framework, adapter
-from ..check.oracle import CaseData
-from ..check.precision import Precision
 from .keras_layers import (KerasBidirectionalBackward, KerasBidirectionalForward, KerasConvLSTM1D, KerasConvLSTM2D,
-                           KerasConvLSTM3D, KerasLSTM)
+                           KerasConvLSTM3D, KerasLSTM, _KerasRecurrent)
 
 FRAMEWORKS.register("tf_keras", Framework("tf_keras", ("tensorflow", "tf_keras"),
                                           "pip install tf-keras (in 'lstmspec[all]')"))
@@ -92,37 +90,19 @@ class _TfKeras:
         return TF_KERAS_ACTIVATIONS.get(name)
 
 
-@adapter
-class TfKerasLSTM(_TfKeras, KerasLSTM):
-    name = "tf_keras.layers.LSTM"
-    doc = "tf_keras.layers.LSTM (Keras 2), CPU"
+def _keras2(keras3: type[_KerasRecurrent]) -> Any:
+    """The tf-keras adapter of a Keras 3 adapter class: the same layer from ``tf_keras.layers``, registered under
+    the Keras 3 name with ``tf_keras.`` for ``keras.`` (``tf_keras.layers.LSTM``)."""
+    name = "tf_keras." + keras3.name.removeprefix("keras.")
+    cls = type(f"TfKeras{keras3.__name__.removeprefix('Keras')}", (_TfKeras, keras3), {
+        "name": name, "doc": f"{name} (Keras 2), CPU",
+        "__module__": __name__})
+    return adapter(cls)
 
 
-@adapter
-class TfKerasConvLSTM2D(_TfKeras, KerasConvLSTM2D):
-    name = "tf_keras.layers.ConvLSTM2D"
-    doc = "tf_keras.layers.ConvLSTM2D (Keras 2), CPU"
-
-
-@adapter
-class TfKerasConvLSTM1D(_TfKeras, KerasConvLSTM1D):
-    name = "tf_keras.layers.ConvLSTM1D"
-    doc = "tf_keras.layers.ConvLSTM1D (Keras 2), CPU"
-
-
-@adapter
-class TfKerasConvLSTM3D(_TfKeras, KerasConvLSTM3D):
-    name = "tf_keras.layers.ConvLSTM3D"
-    doc = "tf_keras.layers.ConvLSTM3D (Keras 2), CPU"
-
-
-@adapter
-class TfKerasBidirectionalForward(_TfKeras, KerasBidirectionalForward):
-    name = "tf_keras.layers.Bidirectional(LSTM)/forward"
-    doc = "the forward half of tf_keras.layers.Bidirectional(tf_keras.layers.LSTM(...)) (Keras 2), merge_mode concat"
-
-
-@adapter
-class TfKerasBidirectionalBackward(_TfKeras, KerasBidirectionalBackward):
-    name = "tf_keras.layers.Bidirectional(LSTM)/backward"
-    doc = "the backward half of tf_keras.layers.Bidirectional(tf_keras.layers.LSTM(...)) (Keras 2), merge_mode concat"
+TfKerasLSTM = _keras2(KerasLSTM)
+TfKerasConvLSTM1D = _keras2(KerasConvLSTM1D)
+TfKerasConvLSTM2D = _keras2(KerasConvLSTM2D)
+TfKerasConvLSTM3D = _keras2(KerasConvLSTM3D)
+TfKerasBidirectionalForward = _keras2(KerasBidirectionalForward)
+TfKerasBidirectionalBackward = _keras2(KerasBidirectionalBackward)

@@ -40,7 +40,7 @@ import numpy as np
 
 from ..check.oracle import CaseData
 from ..check.precision import PRECISIONS, Precision
-from .base import FRAMEWORKS, Adapter, Framework, Outcome, Prepared, adapter
+from .base import FRAMEWORKS, Framework, Outcome, Prepared, adapter
 from .torch_layers import Built, NNLSTMBatchFirst
 from .torch_onnx import ExportedModelFailed, _digest, _first_line, _quiet_fds, run_isolated
 
@@ -54,13 +54,6 @@ def count_ops(names: list[str]) -> str:
     """Op names with their counts, most frequent first, e.g. "aten.addmm.default x5, aten.tanh.default x5"."""
     counts = Counter(names)
     return ", ".join(op if n == 1 else f"{op} x{n}" for op, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
-def off_default(data: CaseData) -> list[str]:
-    """What makes this case other than the spec's default case, e.g. ["time=33", "state=zeros"]."""
-    defaults = {name: d.default for name, d in data.spec.dims.items() if d.default is not None}
-    off = [f"{k}={v}" for k, v in sorted(data.dims.items()) if k in defaults and defaults[k] != v]
-    return off + [f"{k}={v}" for k, v in data.case.attrs + data.case.options]
 
 
 # ------------------------------------------------------------------ torch.jit.script, in this process
@@ -241,7 +234,6 @@ class _Isolated(NNLSTMBatchFirst):
     untimed = ("captured and run in a separate process (Triton, which it imports, and TensorFlow cannot share "
                "one): a timing would be that of the process boundary")
     what: ClassVar[str]  # the path as the report names it
-    default_case_only: ClassVar[str] = ""  # why only the spec's default case runs ("": the matrix it is given)
     _cache: ClassVar[dict[str, Captured]] = {}
 
     def capture(self, module: Any, args: tuple[Any, ...], cotangents: dict[str, np.ndarray] | None) -> Captured:
@@ -267,11 +259,6 @@ class _Isolated(NNLSTMBatchFirst):
         reason = super().unsupported(data, device, precision)
         if reason:
             return reason
-        if self.default_case_only:
-            off = off_default(data)
-            if off:
-                return (f"{self.what} runs the spec's default case only ({self.default_case_only}); "
-                        f"this case has {', '.join(off)}")
         found, _ = self.captured(data, self.gradients)
         return found.refused or None
 
@@ -338,11 +325,11 @@ class CompiledLSTMTraining(_Isolated):
     framework = "torch.compile"
     what = "torch.compile(allow_rnn=True) with autograd"
     gradients = True
-    default_case_only = "compiling the backward pass takes seconds a case"
+    matrix = "default case"  # compiling the backward pass takes seconds a case
     doc = "torch.compile(torch.nn.LSTM(batch_first=True)), allow_rnn, called with autograd on (as in training)"
     convention = ("torch.compile (inductor) of torch.nn.LSTM(batch_first=True) with torch._dynamo.config.allow_rnn "
                   "= True, called with autograd on: first as in training (the parameters require grad, the data "
-                  "do not), then with the inputs requiring grad too for the gradients; the default case only")
+                  "do not), then with the inputs requiring grad too for the gradients")
 
     def capture(self, module: Any, args: tuple[Any, ...], cotangents: dict[str, np.ndarray] | None) -> Captured:
         return compile_and_run(module, args, cotangents)

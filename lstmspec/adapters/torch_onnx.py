@@ -227,13 +227,6 @@ class _TorchOnnx(Adapter):
         return cached, built
 
     def unsupported(self, data: CaseData, device: str, precision: Precision) -> str | None:
-        if self.dynamo:
-            defaults = {name: d.default for name, d in data.spec.dims.items() if d.default is not None}
-            off = [f"{k}={v}" for k, v in sorted(data.dims.items()) if k in defaults and defaults[k] != v]
-            off += [f"{k}={v}" for k, v in data.case.attrs + data.case.options]
-            if off:
-                return (f"the dynamo exporter runs the spec's default case only (one export takes seconds); "
-                        f"this case has {', '.join(off)}")
         reason = self.source.unsupported(data, device, precision)
         if reason:
             return reason
@@ -275,46 +268,30 @@ class _TorchOnnx(Adapter):
                         note=f"torch.onnx.export(dynamo={self.dynamo}) -> InferenceSession; graph: {graph}")
 
 
-@adapter
-class TorchScriptOnnxLSTM(_TorchOnnx):
-    name = "torch.onnx.export(dynamo=False)->onnxruntime"
-    spec = "lstm"
-    source = NNLSTMBatchFirst()
-    dynamo = False
-    doc = "torch.nn.LSTM(batch_first=True) exported by the TorchScript exporter, run by ONNX Runtime (CPU)"
-    convention = ("torch.nn.LSTM(batch_first=True), weights as initializers, exported by torch.onnx.export("
-                  "dynamo=False); the graph holds one ONNX LSTM node (gates i, o, f, c) between Transposes")
+def _path(name: str, spec: str, source: _NNLSTM, dynamo: bool, doc: str, convention: str) -> type[_TorchOnnx]:
+    """One exporter's path for one PyTorch layer, registered under ``name``. The dynamo exporter runs in a
+    separate process (when named with --framework) and, as an export takes seconds, on the default case unless
+    --matrix full."""
+    extra = {"by_request": True, "matrix": "default case"} if dynamo else {}
+    cls = type(f"TorchOnnx_{'dynamo' if dynamo else 'torchscript'}_{spec}", (_TorchOnnx,), {
+        "name": name, "spec": spec, "source": source, "dynamo": dynamo, "doc": doc, "convention": convention,
+        "__module__": __name__, **extra})
+    return adapter(cls)
 
 
-@adapter
-class DynamoOnnxLSTM(_TorchOnnx):
-    name = "torch.onnx.export(dynamo=True)->onnxruntime"
-    spec = "lstm"
-    source = NNLSTMBatchFirst()
-    dynamo = True
-    by_request = True  # the dynamo exporter runs in a separate process
-    doc = "torch.nn.LSTM(batch_first=True) exported by torch.export + onnxscript, run by ONNX Runtime (CPU)"
-    convention = ("torch.nn.LSTM(batch_first=True), weights as initializers, exported by torch.onnx.export("
-                  "dynamo=True); the graph holds one ONNX LSTM node (gates i, o, f, c); the default case only")
-
-
-@adapter
-class TorchScriptOnnxLSTMProjection(_TorchOnnx):
-    name = "torch.onnx.export(dynamo=False)->onnxruntime(proj_size)"
-    spec = "lstm_projection"
-    source = NNLSTMProjection()
-    dynamo = False
-    doc = "torch.nn.LSTM(proj_size, batch_first=True) through the TorchScript exporter (which refuses projections)"
-    convention = "torch.nn.LSTM(proj_size=proj, batch_first=True) exported by torch.onnx.export(dynamo=False)"
-
-
-@adapter
-class DynamoOnnxLSTMProjection(_TorchOnnx):
-    name = "torch.onnx.export(dynamo=True)->onnxruntime(proj_size)"
-    spec = "lstm_projection"
-    source = NNLSTMProjection()
-    dynamo = True
-    by_request = True  # the dynamo exporter runs in a separate process
-    doc = "torch.nn.LSTM(proj_size, batch_first=True) exported by torch.export + onnxscript, run by ONNX Runtime"
-    convention = ("torch.nn.LSTM(proj_size=proj, batch_first=True) exported by torch.onnx.export(dynamo=True); "
-                  "the default case only")
+PATHS = [
+    _path("torch.onnx.export(dynamo=False)->onnxruntime", "lstm", NNLSTMBatchFirst(), False,
+          "torch.nn.LSTM(batch_first=True) exported by the TorchScript exporter, run by ONNX Runtime (CPU)",
+          "torch.nn.LSTM(batch_first=True), weights as initializers, exported by torch.onnx.export(dynamo=False); "
+          "the graph holds one ONNX LSTM node (gates i, o, f, c) between Transposes"),
+    _path("torch.onnx.export(dynamo=True)->onnxruntime", "lstm", NNLSTMBatchFirst(), True,
+          "torch.nn.LSTM(batch_first=True) exported by torch.export + onnxscript, run by ONNX Runtime (CPU)",
+          "torch.nn.LSTM(batch_first=True), weights as initializers, exported by torch.onnx.export(dynamo=True); "
+          "the graph holds one ONNX LSTM node (gates i, o, f, c)"),
+    _path("torch.onnx.export(dynamo=False)->onnxruntime(proj_size)", "lstm_projection", NNLSTMProjection(), False,
+          "torch.nn.LSTM(proj_size, batch_first=True) through the TorchScript exporter (which refuses projections)",
+          "torch.nn.LSTM(proj_size=proj, batch_first=True) exported by torch.onnx.export(dynamo=False)"),
+    _path("torch.onnx.export(dynamo=True)->onnxruntime(proj_size)", "lstm_projection", NNLSTMProjection(), True,
+          "torch.nn.LSTM(proj_size, batch_first=True) exported by torch.export + onnxscript, run by ONNX Runtime",
+          "torch.nn.LSTM(proj_size=proj, batch_first=True) exported by torch.onnx.export(dynamo=True)"),
+]
