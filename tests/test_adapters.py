@@ -15,7 +15,7 @@ import pytest
 
 import lstmspec
 from lstmspec.adapters.base import ADAPTERS, FRAMEWORKS, Adapter, Outcome, OutcomeInvalid, Prepared, all_adapters
-from lstmspec.adapters.torch_onnx import ExportedModelFailed
+from lstmspec.adapters.conversion import ExportedModelFailed
 from lstmspec.bench import implementations
 from lstmspec.check.cases import make_case
 from lstmspec.check.oracle import make_data

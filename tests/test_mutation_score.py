@@ -18,7 +18,6 @@ torch = pytest.importorskip("torch")
 
 from lstmspec.api import check_kernel  # noqa: E402
 from lstmspec.check.results import ERROR, FAIL, PASS, SKIP  # noqa: E402
-from lstmspec.cli import main  # noqa: E402
 from mutants import BY_SPEC  # noqa: E402
 
 DTYPES = ("float64", "float32")

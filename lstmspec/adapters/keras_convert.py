@@ -12,7 +12,7 @@ its name in a path's list of sources.
 
 Each case's model is converted once and cached by (path, attributes, options,
 loaded weights, input shapes): a conversion takes seconds. A converter that
-raises is a skip with its message (``ConverterRefused``); a model the runtime
+raises is a skip with its message (``ConversionRefused``); a model the runtime
 cannot load or run is a failed case with the runtime's message
 (``ExportedModelFailed``).
 """
@@ -27,25 +27,16 @@ import numpy as np
 
 from ..check.oracle import CaseData
 from ..check.precision import PRECISIONS, Precision
-from .base import Adapter, Outcome, Prepared, as_numpy
+from .base import Outcome, Prepared, as_numpy
 from .keras_layers import KerasBuilt, _KerasRecurrent
-from .torch_onnx import ExportedModelFailed, _first_line
+from .conversion import ConversionPath, ConversionRefused, ExportedModelFailed, first_line
 
 Run = Callable[[], list[Any]]  # the converted model called on the case's feeds: raw outputs as numpy, in order
 
 
-class ConverterRefused(Exception):
-    """The converter raised for this configuration: reported as a skip with its message."""
-
-
-class KerasConversion(Adapter):
+class KerasConversion(ConversionPath):
     """A Keras layer (``source``) converted by one converter and run by its runtime (CPU, float32)."""
 
-    converts = True  # a conversion per case: the reduced matrix by default
-    devices = ("cpu",)
-    precisions = ("float32",)  # the converted models are float32
-    gradients = False
-    on_extending_specs = False
     source: ClassVar[_KerasRecurrent]  # the Keras adapter whose layer is converted
     cache_limit: ClassVar[int] = 64
     _models: ClassVar[dict[str, Any]]  # digest -> converted model, or the converter's refusal (a str); per path kind
@@ -80,20 +71,13 @@ class KerasConversion(Adapter):
                 models.pop(next(iter(models)))
             models[key] = self.convert(tf, built, data)
         if isinstance(models[key], str):
-            raise ConverterRefused(models[key])
+            raise ConversionRefused(models[key])
         return models[key], built
 
     def unsupported(self, data: CaseData, device: str, precision: Precision) -> str | None:
         if importlib.util.find_spec(self.source.package) is None:
             return f"{self.source.package} is not installed"
-        reason = self.source.unsupported(data, device, precision)
-        if reason:
-            return reason
-        try:
-            self.converted(data)
-        except ConverterRefused as exc:
-            return str(exc)
-        return None
+        return super().unsupported(data, device, precision)
 
     def arrange(self, raw: list[Any], data: CaseData) -> tuple[Any, dict[str, Any]]:
         """The converted model's outputs in the spec's order, as the source arranges its layer's."""
@@ -111,7 +95,7 @@ class KerasConversion(Adapter):
                 raise
             except Exception as exc:  # noqa: BLE001 - each runtime raises its own classes
                 raise ExportedModelFailed(f"{runtime} cannot run the converted model ({graph}): "
-                                          f"{_first_line(exc)}") from None
+                                          f"{first_line(exc)}") from None
 
         def outputs() -> Outcome:
             y, final = self.arrange(forward(), data)
@@ -129,4 +113,4 @@ def input_name(feed: str) -> str:
     return feed if feed == "x" else f"{feed}0"
 
 
-__all__ = ["ConverterRefused", "KerasConversion", "input_name"]
+__all__ = ["KerasConversion", "input_name"]

@@ -18,7 +18,8 @@ from ..check.oracle import CaseData
 from ..check.precision import Precision
 from .base import FRAMEWORKS, Framework, Outcome, Prepared, adapter, as_numpy
 from .torch_layers import NNLSTMBatchFirst
-from .torch_onnx import ExportedModelFailed, _first_line, _TorchOnnx, graph_summary
+from .conversion import ExportedModelFailed, first_line, graph_summary
+from .torch_onnx import _TorchOnnx
 
 FRAMEWORKS.register("openvino", Framework("openvino", ("torch", "onnx", "openvino"), "pip install openvino"))
 
@@ -52,7 +53,7 @@ class _OpenVino(_TorchOnnx):
     def prepare(self, data: CaseData, device: str, precision: Precision, *, threads: int | None = None) -> Prepared:
         import openvino as ov
 
-        onnx_model, built = self._model(data)
+        onnx_model, built = self.converted(data)
         config: dict[str, Any] = {"INFERENCE_NUM_THREADS": 1 if threads is None else threads}
         if self.hint is not None:
             config["INFERENCE_PRECISION_HINT"] = self.hint
@@ -62,7 +63,7 @@ class _OpenVino(_TorchOnnx):
                                           {k: v for k, v in config.items() if v})
         except Exception as exc:  # noqa: BLE001 - OpenVINO raises its own classes
             raise ExportedModelFailed(f"openvino {ov.__version__} cannot compile the exported model: "
-                                      f"{_first_line(exc)}") from None
+                                      f"{first_line(exc)}") from None
         inputs = [built.inputs["x"].detach().numpy()]
         if "h" in built.inputs:
             inputs += [built.inputs[k].detach().numpy() for k in ("h", "c")]

@@ -26,7 +26,7 @@ from .keras_layers import (KerasBidirectionalBackward, KerasBidirectionalForward
                            KerasConvLSTM2D, KerasConvLSTM3D, KerasLSTM, _KerasRecurrent)
 from .tf_keras_layers import (TfKerasBidirectionalBackward, TfKerasBidirectionalForward, TfKerasConvLSTM1D,
                               TfKerasConvLSTM2D, TfKerasConvLSTM3D, TfKerasLSTM)
-from .torch_onnx import ExportedModelFailed, _first_line, graph_summary
+from .conversion import ExportedModelFailed, first_line, graph_summary
 
 FRAMEWORKS.register("tf2onnx", Framework("tf2onnx", ("tensorflow", "keras", "tf2onnx", "onnxruntime"),
                                          "pip install tf2onnx onnxruntime (in 'lstmspec[all]')"))
@@ -65,7 +65,7 @@ class _Tf2Onnx(KerasConversion):
                     quiet_native_stderr():
                 proto, _ = tf2onnx.convert.from_function(call, input_signature=signature, opset=OPSET)
         except Exception as exc:  # noqa: BLE001 - tf2onnx raises many kinds
-            return f"tf2onnx {tf2onnx.__version__} refuses: {_first_line(exc)}"
+            return f"tf2onnx {tf2onnx.__version__} refuses: {first_line(exc)}"
         finally:
             logger.setLevel(level)
         return proto.SerializeToString()
@@ -80,7 +80,7 @@ class _Tf2Onnx(KerasConversion):
         try:
             session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001
-            raise ExportedModelFailed(f"{runtime} cannot load the converted model: {_first_line(exc)}") from None
+            raise ExportedModelFailed(f"{runtime} cannot load the converted model: {first_line(exc)}") from None
         feeds = built.feeds()
         names = [i.name for i in session.get_inputs()]
         if sorted(names) != sorted(feeds):

@@ -37,7 +37,7 @@ from .base import FRAMEWORKS, Framework, adapter
 from .keras_convert import KerasConversion, Run, input_name
 from .keras_layers import KerasBuilt, KerasConvLSTM2D, KerasLSTM, _KerasRecurrent
 from .tf_keras_layers import TfKerasConvLSTM2D, TfKerasLSTM
-from .torch_onnx import ExportedModelFailed, _first_line, _quiet_fds
+from .conversion import ExportedModelFailed, first_line, quiet_fds
 
 FRAMEWORKS.register("tflite", Framework("tflite", ("tensorflow", "keras", "ai_edge_litert"),
                                         "pip install ai-edge-litert (in 'lstmspec[all]')"))
@@ -56,7 +56,7 @@ def converter_message(exc: BaseException, limit: int = 240) -> str:
                         text = text[i + 1:].lstrip(": ")
                         break
             return text if len(text) <= limit else text[: limit - 3] + "..."
-    return _first_line(exc, limit)
+    return first_line(exc, limit)
 
 
 def ops_summary(interpreter: Any) -> str:
@@ -91,7 +91,7 @@ class _TfLite(KerasConversion):
         logger.setLevel(logging.ERROR)
         try:
             with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
-                    contextlib.redirect_stderr(io.StringIO()), _quiet_fds():
+                    contextlib.redirect_stderr(io.StringIO()), quiet_fds():
                 warnings.simplefilter("ignore")
                 return bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
         except Exception as exc:  # noqa: BLE001 - the converter raises ConverterError and others
@@ -105,12 +105,12 @@ class _TfLite(KerasConversion):
 
         runtime = f"LiteRT {getattr(ai_edge_litert, '__version__', '?')} interpreter"
         try:
-            with _quiet_fds():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." from C++
+            with quiet_fds():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." from C++
                 interpreter = Interpreter(model_content=model, num_threads=1 if threads is None else threads or None)
                 graph = ops_summary(interpreter)
                 runner = interpreter.get_signature_runner()
         except Exception as exc:  # noqa: BLE001
-            raise ExportedModelFailed(f"{runtime} cannot load the converted model: {_first_line(exc)}") from None
+            raise ExportedModelFailed(f"{runtime} cannot load the converted model: {first_line(exc)}") from None
         names = next(iter(interpreter.get_signature_list().values()), {})
         feeds = {input_name(n): feed.numpy() for n, feed in built.feeds().items()}
         outputs = self.outputs()
@@ -119,7 +119,7 @@ class _TfLite(KerasConversion):
                                       f"{', '.join(feeds)} and its outputs {', '.join(outputs)}")
 
         def run() -> list[Any]:
-            with _quiet_fds():
+            with quiet_fds():
                 result = runner(**feeds)
             return [result[n] for n in outputs]
 

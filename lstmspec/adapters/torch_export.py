@@ -42,7 +42,8 @@ from ..check.oracle import CaseData
 from ..check.precision import PRECISIONS, Precision
 from .base import FRAMEWORKS, Framework, Outcome, Prepared, adapter
 from .torch_layers import Built, NNLSTMBatchFirst
-from .torch_onnx import ExportedModelFailed, _digest, _first_line, _quiet_fds, run_isolated
+from .conversion import ExportedModelFailed, first_line, quiet_fds
+from .torch_onnx import _digest, run_isolated
 
 for _name in ("torch.jit", "torch.export", "torch.compile"):
     FRAMEWORKS.register(_name, Framework(_name, ("torch",), "pip install 'lstmspec[torch]'"))
@@ -162,7 +163,7 @@ def _run_module(fn: Any, module: Any, args: tuple[Any, ...], cotangents: dict[st
             grads = torch.autograd.grad(loss, list(sources.values()), allow_unused=True)
             captured.grads = {k: g.detach().double().numpy() for k, g in zip(sources, grads) if g is not None}
     except Exception as exc:  # noqa: BLE001 - the captured program's own failure
-        captured.failed = _first_line(exc)
+        captured.failed = first_line(exc)
         return
     captured.outputs = [t.detach().double().numpy() for t in (y, h, c)]
 
@@ -181,12 +182,12 @@ def export_and_run(module: Any, args: tuple[Any, ...], decompose: bool) -> Captu
 
     captured = Captured()
     try:
-        with _quiet_fds():
+        with quiet_fds():
             program = torch.export.export(module.eval(), args)
             if decompose:
                 program = program.run_decompositions()
     except Exception as exc:  # noqa: BLE001 - torch.export raises many kinds
-        captured.refused = f"torch.export {torch.__version__} refuses: {_first_line(exc)}"
+        captured.refused = f"torch.export {torch.__version__} refuses: {first_line(exc)}"
         return captured
     captured.graph = count_ops([str(n.target) for n in program.graph.nodes if n.op == "call_function"
                                 and not str(n.target).startswith("<built-in")])
@@ -206,7 +207,7 @@ def compile_and_run(module: Any, args: tuple[Any, ...], cotangents: dict[str, np
     counters.clear()
     captured = Captured()
     compiled = torch.compile(module)
-    with _quiet_fds():
+    with quiet_fds():
         if cotangents is None:
             _run_module(compiled, module, args, None, captured)
         else:

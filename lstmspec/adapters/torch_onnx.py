@@ -31,7 +31,6 @@ import hashlib
 import io
 import logging
 import warnings
-from collections import Counter
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -39,8 +38,8 @@ import numpy as np
 
 from ..check.oracle import CaseData
 from ..check.precision import PRECISIONS, Precision
-from ..check.results import FAIL
-from .base import FRAMEWORKS, Adapter, Framework, Outcome, Prepared, adapter, as_numpy
+from .base import FRAMEWORKS, Framework, Outcome, Prepared, adapter, as_numpy
+from .conversion import ConversionPath, ConversionRefused, ExportedModelFailed, first_line, graph_summary, quiet_fds
 from .torch_layers import Built, NNLSTMBatchFirst, _NNLSTM
 from .torch_projection import NNLSTMProjection
 
@@ -48,18 +47,8 @@ FRAMEWORKS.register("torch.onnx", Framework("torch.onnx", ("torch", "onnx", "onn
                                             "pip install 'lstmspec[all]'"))
 
 
-class ExporterRefused(Exception):
-    """The exporter raised for this configuration: a documented refusal, reported as a skip."""
-
-
-class ExportedModelFailed(Exception):
-    """The exporter wrote a model that ONNX Runtime cannot load or run: the case fails with the runtime's message."""
-
-    result_status = FAIL
-
-
 T = TypeVar("T")
-_EXPORTS: dict[tuple[str, ...], bytes | ExporterRefused] = {}
+_EXPORTS: dict[tuple[str, ...], bytes | ConversionRefused] = {}
 _CACHE_LIMIT = 64  # exported models kept (a few kB each at check sizes)
 
 
@@ -72,37 +61,8 @@ def _digest(module: Any, inputs: dict[str, Any]) -> str:
     return h.hexdigest()
 
 
-def _first_line(exc: BaseException, limit: int = 240) -> str:
-    """The exception's first line, without the TorchScript exporter's graph dump ("[Caused by ...")."""
-    lines = str(exc).strip().splitlines()
-    text = (lines[0] if lines else "").split(" [Caused by")[0].strip()
-    text = text if len(text) <= limit else text[: limit - 3] + "..."
-    return f"{type(exc).__name__}: {text}".strip()
-
-
-@contextlib.contextmanager
-def _quiet_fds() -> Any:
-    """Send file descriptors 1 and 2 to /dev/null: the TorchScript exporter prints the failing graph from C++."""
-    import os
-    import sys
-
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(null, 1)
-        os.dup2(null, 2)
-        yield
-    finally:
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in (*saved, null):
-            os.close(fd)
-
-
 def export(module: Any, args: tuple[Any, ...], dynamo: bool) -> bytes:
-    """The ONNX model of ``module`` called on ``args``; ExporterRefused with the exporter's message."""
+    """The ONNX model of ``module`` called on ``args``; ConversionRefused with the exporter's message."""
     import torch
 
     out, err = io.StringIO(), io.StringIO()  # the dynamo exporter prints its progress
@@ -111,7 +71,7 @@ def export(module: Any, args: tuple[Any, ...], dynamo: bool) -> bytes:
     logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
-                _quiet_fds():
+                quiet_fds():
             warnings.simplefilter("ignore")
             if dynamo:
                 program = torch.onnx.export(module, args, dynamo=True, verbose=False)
@@ -120,7 +80,7 @@ def export(module: Any, args: tuple[Any, ...], dynamo: bool) -> bytes:
             torch.onnx.export(module, args, buffer, dynamo=False)
             return buffer.getvalue()
     except Exception as exc:  # noqa: BLE001 - each exporter raises its own classes
-        raise ExporterRefused(f"torch.onnx.export(dynamo={dynamo}) refuses: {_first_line(exc)}") from None
+        raise ConversionRefused(f"torch.onnx.export(dynamo={dynamo}) refuses: {first_line(exc)}") from None
     finally:
         logger.setLevel(level)
 
@@ -185,28 +145,15 @@ def _end_pool(pool: Any, kill: bool = True) -> None:
     pool.shutdown(wait=True, cancel_futures=True)
 
 
-def graph_summary(model: bytes) -> str:
-    """The op types of the exported graph with their counts, e.g. "LSTM, Transpose x2"."""
-    import onnx
-
-    counts = Counter(node.op_type for node in onnx.load_from_string(model).graph.node)
-    return ", ".join(op if n == 1 else f"{op} x{n}" for op, n in sorted(counts.items(), key=lambda kv: kv[0] != "LSTM"))
-
-
-class _TorchOnnx(Adapter):
-    converts = True  # a conversion per case: the reduced matrix by default
-    framework = "torch.onnx"
-    devices = ("cpu",)
-    precisions = ("float32",)  # the exported graph is float32; ORT's CPU LSTM computes in float only
-    gradients = False
-    on_extending_specs = False
+class _TorchOnnx(ConversionPath):
+    framework = "torch.onnx"  # float32 only: ORT's CPU LSTM computes in float
     supports = {"activation": ("tanh",), "recurrent_activation": ("sigmoid",), "direction": ("forward",),
                 "return_sequences": (True,)}
     supports_note = "the exported torch.nn.LSTM: fixed activations, every step returned, one direction"
     source: ClassVar[_NNLSTM]  # the PyTorch adapter whose module is exported
     dynamo: ClassVar[bool]
 
-    def _model(self, data: CaseData) -> tuple[bytes, Built]:
+    def converted(self, data: CaseData) -> tuple[bytes, Built]:
         """(ONNX model, built torch layer, its inputs); exported once per exporter, loaded module and inputs."""
         built = self.source.build(data, "cpu", PRECISIONS.get("float32"))
         key = (str(self.dynamo), _digest(built.module, built.inputs))
@@ -217,29 +164,19 @@ class _TorchOnnx(Adapter):
             try:
                 module = built.module.eval()
                 cached = export_isolated(module, args) if self.dynamo else export(module, args, False)
-            except ExporterRefused as exc:
+            except ConversionRefused as exc:
                 cached = exc
             if len(_EXPORTS) >= _CACHE_LIMIT:
                 _EXPORTS.pop(next(iter(_EXPORTS)))
             _EXPORTS[key] = cached
-        if isinstance(cached, ExporterRefused):
+        if isinstance(cached, ConversionRefused):
             raise cached
         return cached, built
-
-    def unsupported(self, data: CaseData, device: str, precision: Precision) -> str | None:
-        reason = self.source.unsupported(data, device, precision)
-        if reason:
-            return reason
-        try:
-            self._model(data)
-        except ExporterRefused as exc:
-            return str(exc)
-        return None
 
     def prepare(self, data: CaseData, device: str, precision: Precision, *, threads: int | None = None) -> Prepared:
         import onnxruntime as ort
 
-        model, built = self._model(data)
+        model, built = self.converted(data)
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1 if threads is None else threads
         options.log_severity_level = 4  # errors come back as the exception below
@@ -247,7 +184,7 @@ class _TorchOnnx(Adapter):
             session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 - ORT raises its own pybind classes
             raise ExportedModelFailed(f"onnxruntime {ort.__version__} cannot load the exported model: "
-                                      f"{_first_line(exc)}") from None
+                                      f"{first_line(exc)}") from None
         names = [i.name for i in session.get_inputs()]
         order = ["x"] + (["h", "c"] if "h" in built.inputs else [])
         feeds = {name: built.inputs[k].detach().numpy() for name, k in zip(names, order)}
@@ -258,7 +195,7 @@ class _TorchOnnx(Adapter):
                 return session.run(None, feeds)
             except Exception as exc:  # noqa: BLE001
                 raise ExportedModelFailed(f"onnxruntime {ort.__version__} cannot run the exported model "
-                                          f"({graph}): {_first_line(exc)}") from None
+                                          f"({graph}): {first_line(exc)}") from None
 
         def outputs() -> Outcome:
             y, h, c = forward()[:3]  # y (batch, time, proj or units); h_n, c_n (1, batch, ...)

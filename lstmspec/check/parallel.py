@@ -22,7 +22,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
-import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterator

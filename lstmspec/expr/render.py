@@ -422,7 +422,6 @@ def _text(spec: Any) -> str:
 
 
 def _latex(spec: Any) -> str:
-    from tabulate import tabulate
 
     setter = _Typesetter(spec, latex=True)
     lines = _lines(spec, setter)
