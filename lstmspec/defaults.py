@@ -161,9 +161,12 @@ _MODULES = {"torch": "torch", "keras": "keras", "tf-keras": "tf_keras", "onnx": 
 def _import(framework: str) -> Any | None:
     import os
 
+    from .quiet import quiet_native_stderr
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keras and tf-keras import TensorFlow: no C++ log lines
     try:
-        return importlib.import_module(_MODULES[framework])
+        with quiet_native_stderr():  # which absl writes to descriptor 2 all the same (oneDNN, CUDA drivers)
+            return importlib.import_module(_MODULES[framework])
     except Exception:  # noqa: BLE001 - a broken install is as missing as an absent one
         return None
 

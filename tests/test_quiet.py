@@ -32,3 +32,21 @@ def test_bench_prints_no_tensorflow_log_line():
     err = _stderr("bench", "lstm", "--suite", "tiny", "--quick", "--threads", "1", "--framework", "keras.layers.LSTM",
                   "--no-peak")
     assert not TF_LOG.search(err), err
+
+
+def test_defaults_prints_no_tensorflow_log_line():
+    pytest.importorskip("keras")
+    err = _stderr("defaults", "convlstm2d")
+    assert not TF_LOG.search(err), err
+
+
+@pytest.mark.parametrize("framework", ["tf_keras.layers.ConvLSTM3D", "keras.layers.ConvLSTM2D->tflite->litert"])
+def test_keras2_xla_and_converter_paths_print_no_tensorflow_log_line(framework):
+    """tf-keras' ConvLSTM3D compiles channels_first with XLA (which logs at its first compile), the TFLite converter
+    logs from C++, and TensorFlow logs "failed call to cuInit" where no GPU is found."""
+    pytest.importorskip(framework.split(".")[0])
+    pytest.importorskip("ai_edge_litert")
+    where = ["convlstm3d", "--where", "data_format=channels_first"] if "3D" in framework else \
+        ["convlstm2d", "--matrix", "full", "--where", "time=1"]
+    err = _stderr("check", *where, "--framework", framework, "--jobs", "2")
+    assert not TF_LOG.search(err), err
