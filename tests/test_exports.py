@@ -130,3 +130,18 @@ def test_openvino_default_precision_row_runs_at_the_devices_precision_and_is_hel
     assert results[own.name].status == PASS
     if own is not FLOAT32:  # e.g. bf16 on a CPU with AMX: not a float32 result, so not held to float32's bound
         assert results["float32"].status == SKIP and default_hint() in results["float32"].reason
+
+
+def test_a_check_without_dtype_runs_openvinos_default_row_at_the_devices_precision():
+    pytest.importorskip("openvino")
+    from lstmspec.adapters.openvino_export import _PRECISIONS, default_hint
+    from lstmspec.check.plans import CheckOptions, build_plans
+
+    name = "torch.onnx.export(dynamo=False)->openvino(default precision)"
+    plans, _, _, _ = build_plans(CheckOptions(specs=("lstm",), frameworks=(name,), devices=("cpu",)))
+    own = _PRECISIONS[default_hint()]
+    expected = [["float64", "float32"]] if own in ("float64", "float32") else [[own]]
+    assert [[p.name for p in plan.precisions] for plan in plans] == expected
+    given, _, _, _ = build_plans(CheckOptions(specs=("lstm",), frameworks=(name,), devices=("cpu",),
+                                              dtypes=("float32",)))
+    assert [[p.name for p in plan.precisions] for plan in given] == [["float32"]]  # --dtype is obeyed

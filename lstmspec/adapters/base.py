@@ -169,6 +169,11 @@ class Adapter:
         """Why this case cannot run here (reported as skipped), or None."""
         return None
 
+    def own_precision(self) -> str | None:
+        """The precision a check without --dtype runs this at, where it is not the check's own default
+        (OpenVINO's default-precision row: the device's, e.g. bfloat16); None: the check's."""
+        return None
+
     def prepare(self, data: CaseData, device: str, precision: Precision, *, threads: int | None = None) -> Prepared:
         """Build and load the layer for ``data`` once, inputs bound.
 

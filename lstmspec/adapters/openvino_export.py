@@ -99,5 +99,8 @@ class OpenVinoDefault(_OpenVino):
     precisions = ("float32", "bfloat16", "float16")
     hint = None
     doc = "torch.nn.LSTM exported to ONNX, compiled by OpenVINO for the CPU at the device's default precision"
+
+    def own_precision(self) -> str | None:
+        return _PRECISIONS.get(default_hint())
     convention = ("torch.nn.LSTM(batch_first=True) exported by torch.onnx.export(dynamo=False), compiled by "
                   "OpenVINO with its default INFERENCE_PRECISION_HINT for this CPU, held to that precision's bound")

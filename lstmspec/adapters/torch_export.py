@@ -29,7 +29,6 @@ inputs, gradients).
 """
 from __future__ import annotations
 
-import functools
 import io
 import warnings
 from collections import Counter
@@ -58,29 +57,9 @@ def count_ops(names: list[str]) -> str:
 
 
 # ------------------------------------------------------------------ torch.jit.script, in this process
-@functools.cache
 def _wrappers() -> tuple[type, type]:
-    """Modules that call an ``nn.LSTM`` (with, and without, an initial state): what a user scripts."""
-    import torch
-
-    class WithState(torch.nn.Module):
-        def __init__(self, lstm: torch.nn.LSTM) -> None:
-            super().__init__()
-            self.lstm = lstm
-
-        def forward(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
-                                                                                      torch.Tensor]:
-            y, (h_n, c_n) = self.lstm(x, (h, c))
-            return y, h_n, c_n
-
-    class ZeroState(torch.nn.Module):
-        def __init__(self, lstm: torch.nn.LSTM) -> None:
-            super().__init__()
-            self.lstm = lstm
-
-        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-            y, (h_n, c_n) = self.lstm(x)
-            return y, h_n, c_n
+    """The modules a user scripts: (with an initial state, without); see ``scripted_modules``."""
+    from .scripted_modules import WithState, ZeroState
 
     return WithState, ZeroState
 

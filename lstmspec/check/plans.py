@@ -76,10 +76,9 @@ def build_plans(options: CheckOptions) -> tuple[list[Plan], list[Target], list[s
         cases, excluded = _cases(spec, options, [t.impl.supports for t in kernel_targets])
         groups = _groups(spec, targets, cases, options, notes)
         for device in devices:
-            precisions = _precisions(options.dtypes, device)
             for group_targets, group_cases in groups:
-                if group_targets:
-                    plans.append(Plan(spec, name, group_cases, group_targets, [device], precisions, options.seed,
+                for targets_at, precisions in _by_precision(group_targets, options.dtypes, device):
+                    plans.append(Plan(spec, name, group_cases, targets_at, [device], precisions, options.seed,
                                       grads=options.grads, excluded=excluded))
     if options.frameworks is not None and not any(p.targets for p in plans):
         raise ConfigError(f"no implementation of {', '.join(names)} in --framework {','.join(options.frameworks)}")
@@ -144,6 +143,22 @@ def _targets(spec: Spec, wanted: Sequence[str], notes: list[str]) -> list[Target
             a = LoweredAdapter(a, spec)  # fed the spec's transforms (row_lstm: the rows of the image)
         out.append(Target(a.name, "framework", a))
     return out
+
+
+def _by_precision(targets: list[Target], dtypes: Sequence[str], device: str) -> list[tuple[list[Target], list[Precision]]]:
+    """(targets, the precisions they run at): the check's, except that without --dtype an implementation with a
+    precision of its own (OpenVINO's default-precision row) runs at that one alone."""
+    precisions = _precisions(dtypes, device)
+    own: dict[str, list[Target]] = {}
+    rest = []
+    for target in targets:
+        mine = None if dtypes or device != "cpu" else getattr(target.impl, "own_precision", lambda: None)()
+        if mine and mine not in {p.name for p in precisions}:
+            own.setdefault(mine, []).append(target)
+        else:
+            rest.append(target)
+    groups = [(rest, precisions)] if rest else []
+    return groups + [(group, [PRECISIONS.get(name)]) for name, group in own.items()]
 
 
 def _devices(wanted: Sequence[str] | None, notes: list[str]) -> list[str]:

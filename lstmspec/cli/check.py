@@ -81,8 +81,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--where", action="append", default=[], metavar="NAME=VALUE",
                    help="keep only cases with this dimension/attribute/option value; repeatable")
     p.add_argument("--matrix", choices=("default", "full"), default="default",
-                   help="default: export and conversion paths (torch.onnx.export, OpenVINO, tf2onnx; a conversion "
-                   "per case) run the reduced matrix, the report says which cases; full: every case for every path")
+                   help="default: export and conversion paths (torch.onnx.export, OpenVINO, tf2onnx, TFLite; a "
+                   "conversion per case) run the reduced matrix, and the slowest of them (tf-keras conversions, "
+                   "ConvLSTM loops, the dynamo exporter) the spec's default case; the report says which cases; "
+                   "full: every case for every path")
     p.add_argument("--fuzz", type=int, default=0, metavar="N",
                    help="N more configurations per implementation drawn with hypothesis; failures are shrunk")
     p.add_argument("--seed", type=int, default=0, help="seed of inputs, parameters and fuzzing (default 0)")
