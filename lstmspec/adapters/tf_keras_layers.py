@@ -90,19 +90,22 @@ class _TfKeras:
         return TF_KERAS_ACTIVATIONS.get(name)
 
 
-def _keras2(keras3: type[_KerasRecurrent]) -> Any:
+def _keras2(keras3: type[_KerasRecurrent], **extra: Any) -> Any:
     """The tf-keras adapter of a Keras 3 adapter class: the same layer from ``tf_keras.layers``, registered under
     the Keras 3 name with ``tf_keras.`` for ``keras.`` (``tf_keras.layers.LSTM``)."""
     name = "tf_keras." + keras3.name.removeprefix("keras.")
     cls = type(f"TfKeras{keras3.__name__.removeprefix('Keras')}", (_TfKeras, keras3), {
-        "name": name, "doc": f"{name} (Keras 2), CPU",
-        "__module__": __name__})
+        "name": name, "doc": f"{name} (Keras 2), CPU", "__module__": __name__, **extra})
     return adapter(cls)
 
 
+# tf-keras' ConvLSTM1D and 3D are its ConvLSTM2D's cell and loop at another rank (ConvLSTMCell(rank)), and its
+# Bidirectional wraps its LSTM: those two run every case; the others the reduced matrix unless --matrix full,
+# which keeps a plain check within a minute on two cores.
+_REDUCED = {"matrix": "reduced"}
 TfKerasLSTM = _keras2(KerasLSTM)
-TfKerasConvLSTM1D = _keras2(KerasConvLSTM1D)
 TfKerasConvLSTM2D = _keras2(KerasConvLSTM2D)
-TfKerasConvLSTM3D = _keras2(KerasConvLSTM3D)
-TfKerasBidirectionalForward = _keras2(KerasBidirectionalForward)
-TfKerasBidirectionalBackward = _keras2(KerasBidirectionalBackward)
+TfKerasConvLSTM1D = _keras2(KerasConvLSTM1D, **_REDUCED)
+TfKerasConvLSTM3D = _keras2(KerasConvLSTM3D, **_REDUCED)
+TfKerasBidirectionalForward = _keras2(KerasBidirectionalForward, **_REDUCED)
+TfKerasBidirectionalBackward = _keras2(KerasBidirectionalBackward, **_REDUCED)

@@ -123,11 +123,14 @@ class _NNLSTM(_TorchLSTMBase):
     layout = "torch"
     batch_first: bool = True
 
-    def build(self, data: CaseData, device: str, precision: Precision) -> Built:
+    def make_module(self, data: CaseData) -> Any:
+        """The ``torch.nn.LSTM`` for the case's sizes, before its weights are loaded."""
         import torch
 
-        features, units = data.x.shape[-1], data.state["h"].shape[-1]
-        layer = torch.nn.LSTM(features, units, batch_first=self.batch_first)
+        return torch.nn.LSTM(data.x.shape[-1], data.state["h"].shape[-1], batch_first=self.batch_first)
+
+    def build(self, data: CaseData, device: str, precision: Precision) -> Built:
+        layer = self.make_module(data)
         layer = layer.to(device=device, dtype=torch_dtype(precision))  # before loading: no float32 round trip
         load_module(layer, data.spec.layout(self.layout).to_framework(data.params, data.rng("bias split")),
                     self.layout)

@@ -9,10 +9,12 @@ adapter.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from ..check.oracle import CaseData
-from ..check.precision import Precision, torch_dtype
+from ..check.precision import Precision
 from .base import adapter
-from .torch_layers import Built, _NNLSTM, load_module, tensor
+from .torch_layers import _NNLSTM
 
 
 class _NNLSTMProjection(_NNLSTM):
@@ -26,18 +28,11 @@ class _NNLSTMProjection(_NNLSTM):
             return f"torch.nn.LSTM requires proj_size < hidden_size, but proj={proj} and units={units}"
         return None
 
-    def build(self, data: CaseData, device: str, precision: Precision) -> Built:
+    def make_module(self, data: CaseData) -> Any:
         import torch
 
         features, units, proj = data.x.shape[-1], data.state["c"].shape[-1], data.state["h"].shape[-1]
-        layer = torch.nn.LSTM(features, units, proj_size=proj, batch_first=self.batch_first)
-        layer = layer.to(device=device, dtype=torch_dtype(precision))  # before loading: no float32 round trip
-        load_module(layer, data.spec.layout(self.layout).to_framework(data.params, data.rng("bias split")),
-                    self.layout)
-        inputs = {"x": tensor(data.x if self.batch_first else data.x.transpose(1, 0, 2), device, precision)}
-        if not data.zero_state:
-            inputs.update({k: tensor(data.state[k][None], device, precision) for k in ("h", "c")})
-        return Built(layer, inputs, {name: tuple(p.shape) for name, p in layer.named_parameters()})
+        return torch.nn.LSTM(features, units, proj_size=proj, batch_first=self.batch_first)
 
 
 @adapter

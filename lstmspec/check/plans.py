@@ -86,9 +86,9 @@ def build_plans(options: CheckOptions) -> tuple[list[Plan], list[Target], list[s
 
 
 _MATRIX_NOTES = {
-    "reduced": ("export and conversion paths ({names}) run the reduced matrix, {n} of {total} cases (every attribute "
-                "at its default but the direction; lengths, a batch of one, state and output options, saturated "
-                "gates); --matrix full runs every case"),
+    "reduced": ("{names} run the reduced matrix, {n} of {total} cases (every attribute at its default but the "
+                "direction; lengths, a batch of one, state and output options, saturated gates); --matrix full "
+                "runs every case"),
     "default case": ("{names} run the spec's default case only (each conversion takes seconds); "
                      "--matrix full runs every case"),
 }
