@@ -234,3 +234,13 @@ def test_check_and_bench_help_name_the_files_they_write_and_every_exit_code():
     assert "plots (PNG and SVG)" in bench and "lstmspec/schemas/bench.json" in bench and "-v, --verbose" in bench
     for text in (check, bench):
         assert "128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM)" in text
+
+
+def test_check_help_names_every_framework_there_is(capsys):
+    from lstmspec.adapters.base import FRAMEWORKS, all_adapters
+
+    all_adapters()
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert [name for name in FRAMEWORKS if name not in text] == []

@@ -46,7 +46,7 @@ def test_keras2_xla_and_converter_paths_print_no_tensorflow_log_line(framework):
     logs from C++, and TensorFlow logs "failed call to cuInit" where no GPU is found."""
     pytest.importorskip(framework.split(".")[0])
     pytest.importorskip("ai_edge_litert")
-    where = ["convlstm3d", "--where", "data_format=channels_first"] if "3D" in framework else \
+    where = ["convlstm3d", "--matrix", "full", "--where", "data_format=channels_first"] if "3D" in framework else \
         ["convlstm2d", "--matrix", "full", "--where", "time=1"]
     err = _stderr("check", *where, "--framework", framework, "--jobs", "2")
     assert not TF_LOG.search(err), err

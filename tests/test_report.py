@@ -432,7 +432,7 @@ def test_capability_gaps_are_one_line_per_implementation_and_reason_not_cases_or
     text = render_terminal(WITH_GAPS, META)
     assert "Not applicable (4; what these implementations cannot run):" in text
     assert f"  {ORT} has no float64 (it supports float32) (lstm, 3 cases)" in text
-    assert f"  {ORT}: onnxruntime 1.32.0 refuses layout=1 (lstm, 1 cases)" in text
+    assert f"  {ORT}: onnxruntime 1.32.0 refuses layout=1 (lstm, 1 case)" in text
     assert "Skipped (1):\n     1 x declared: my_lstm supports only direction=forward" in text
     assert text.rstrip().endswith("2 cases: 1 passed, 0 failed, 1 skipped, 4 not applicable in 4.25 s")
     assert not any(line.startswith(f"lstm    {ORT}") for line in text.splitlines())  # no table row

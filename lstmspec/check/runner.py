@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
 from ..machine import DEVICES
+from ..reference.blas import single_threaded
 from ..spec.model import Spec
-from .cases import Case, format_value, case_values
+from .cases import Case, case_values, format_value
 from .compare import compare_shape, compare_values
 from .oracle import CaseData, Expected, make_data, reference_with_torch64, spec_in_torch
 from .precision import Precision, math_mode_note
@@ -65,7 +67,8 @@ class Oracle:
 
     def reference(self, case: Case) -> Expected:
         if case.key not in self._ref:
-            self._ref[case.key], torch64 = reference_with_torch64(self.data(case))
+            with single_threaded():  # the same bits whatever --jobs is (a thread count changes a sum's order)
+                self._ref[case.key], torch64 = reference_with_torch64(self.data(case))
             if torch64 is not None:  # the float64 CPU yardstick is that same run
                 for grads in (True, False):
                     self._yard[(case.key, "float64", "cpu", grads)] = torch64
@@ -74,7 +77,9 @@ class Oracle:
     def yardstick(self, case: Case, precision: Precision, device: str, grads: bool) -> Expected:
         key = (case.key, precision.name, device, grads)
         if key not in self._yard:
-            self._yard[key] = spec_in_torch(self.data(case), precision.dtype, device, precision, with_grads=grads)
+            with single_threaded() if device == "cpu" else nullcontext():  # bounds equal whatever --jobs is
+                self._yard[key] = spec_in_torch(self.data(case), precision.dtype, device, precision,
+                                                with_grads=grads)
         return self._yard[key]
 
 

@@ -60,7 +60,9 @@ def add_parser(sub: Any) -> None:
         examples=EXAMPLES,
     )
     p.add_argument("specs", nargs="*", metavar="SPEC", help="shipped spec names or .toml paths (default: all shipped)")
-    p.add_argument("--framework", help="comma-separated frameworks (torch, keras, onnxruntime) or adapter names")
+    p.add_argument("--framework", help="comma-separated frameworks (torch, keras, tf_keras, onnxruntime; exports "
+                   "and converters: torch.onnx, openvino, tf2onnx, tflite, torch.jit, torch.export, torch.compile) "
+                   "or implementation names such as torch.nn.LSTM (a name that does not exist lists them all)")
     p.add_argument("--device", help="comma-separated: cpu, cuda (default: cpu, and cuda when available)")
     p.add_argument("--dtype", help="comma-separated precisions: " + ", ".join(PRECISIONS.names())
                    + f" (default: {','.join(CPU_DEFAULT)} on cpu; {','.join(CUDA_DEFAULT)} on cuda)")
