@@ -152,8 +152,9 @@ class Adapter:
     # An export or conversion path (torch.onnx.export, OpenVINO, tf2onnx): each case costs a conversion, so
     # the default check runs it on the reduced matrix (check.cases.reduced_matrix); --matrix full on all.
     converts: ClassVar[bool] = False
-    # The cases a check runs without --matrix full: "" (the check's matrix; the reduced one if it converts),
-    # or "default case" (the spec's default case only: a path whose conversion takes seconds).
+    # The cases a check runs without --matrix full, a name in check.cases.MATRICES: "" (the check's matrix; the
+    # reduced one if it converts), "reduced", or "default case" (the spec's default case in each direction the
+    # implementation supports: a path whose conversion takes seconds).
     matrix: ClassVar[str] = ""
     # The final states it returns (None: all the spec's); the others are not compared, as its convention says.
     final_states: ClassVar[tuple[str, ...] | None] = None

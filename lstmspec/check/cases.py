@@ -27,6 +27,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..expr.functions import ACTIVATIONS
+from ..registry import Registry
 from ..spec.attributes import Attribute
 from ..spec.model import Spec
 
@@ -453,10 +454,8 @@ def default_case(spec: Spec, cases: Iterable[Case], supports: Mapping[str, tuple
 
 #: The case matrices an implementation may run without ``--matrix full`` (``Adapter.matrix``), by name:
 #: (spec, cases, what the implementation supports) -> the cases it runs.
-MATRICES: dict[str, Callable[[Spec, list[Case], Mapping[str, tuple[Any, ...]]], list[Case]]] = {
-    "reduced": lambda spec, cases, supports: reduced_matrix(spec, cases),
-    "default case": default_case,
-}
+MATRICES: Registry[Callable[[Spec, list[Case], Mapping[str, tuple[Any, ...]]], list[Case]]] = Registry(
+    "case matrix", {"reduced": lambda spec, cases, supports: reduced_matrix(spec, cases), "default case": default_case})
 
 
 def matrix_for(spec: Spec, supports: Iterable[Mapping[str, tuple[Any, ...]]] = ()) -> list[Case]:

@@ -111,7 +111,7 @@ def _groups(spec: Spec, targets: list[Target], cases: list[Case], options: Check
     for name, group in by.items():
         chosen: dict[tuple[str, ...], list[Target]] = {}  # the same cases run as one plan
         for target in group:
-            picked = MATRICES[name](spec, cases, target.impl.supports or {})
+            picked = MATRICES.get(name)(spec, cases, target.impl.supports or {})
             chosen.setdefault(tuple(c.key for c in picked), []).append(target)
         by_key = {c.key: c for c in cases}
         groups += [(targets, [by_key[k] for k in keys]) for keys, targets in chosen.items()]
