@@ -16,7 +16,7 @@ from lstmspec.check.precision import PRECISIONS  # noqa: E402
 from lstmspec.check.results import FAIL, PASS, SKIP  # noqa: E402
 from lstmspec.check.runner import Plan, Target, run_plan  # noqa: E402
 
-from framework_runs import TORCH_GATES, case_data, edited_spec, planned_cases, run  # noqa: E402
+from framework_runs import TORCH_GATES, adapter_named, case_data, edited_spec, planned_cases, run  # noqa: E402
 
 TORCHSCRIPT = "torch.onnx.export(dynamo=False)->onnxruntime"
 DYNAMO = "torch.onnx.export(dynamo=True)->onnxruntime"
@@ -145,3 +145,14 @@ def test_a_check_without_dtype_runs_openvinos_default_row_at_the_devices_precisi
     given, _, _, _ = build_plans(CheckOptions(specs=("lstm",), frameworks=(name,), devices=("cpu",),
                                               dtypes=("float32",)))
     assert [[p.name for p in plan.precisions] for plan in given] == [["float32"]]  # --dtype is obeyed
+
+
+def test_the_dynamo_export_compiled_by_openvino_conforms_on_the_default_case():
+    pytest.importorskip("openvino")
+    name = "torch.onnx.export(dynamo=True)->openvino(f32)"
+    cases = planned_cases("lstm", name)
+    assert [c.label for c in cases] == ["direction=forward"]
+    [result] = run(lstmspec.load_spec("lstm"), name, cases)
+    assert result.status == PASS, result.summary_line()
+    note = adapter_named(name).prepare(case_data(lstmspec.load_spec("lstm")), "cpu", FLOAT32).note
+    assert "dynamo=True" in note and "inference precision f32" in note

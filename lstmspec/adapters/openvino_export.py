@@ -79,7 +79,7 @@ class _OpenVino(_TorchOnnx):
             return Outcome(as_numpy(y), {"h": as_numpy(h[0]), "c": as_numpy(c[0])}, dict(built.shapes))
 
         return Prepared(forward, outputs, lambda want_grads: outputs(),
-                        note=f"torch.onnx.export(dynamo=False) -> openvino CPU, inference precision {used}; "
+                        note=f"torch.onnx.export(dynamo={self.dynamo}) -> openvino CPU, inference precision {used}; "
                              f"graph: {graph}")
 
 
@@ -104,3 +104,16 @@ class OpenVinoDefault(_OpenVino):
         return _PRECISIONS.get(default_hint())
     convention = ("torch.nn.LSTM(batch_first=True) exported by torch.onnx.export(dynamo=False), compiled by "
                   "OpenVINO with its default INFERENCE_PRECISION_HINT for this CPU, held to that precision's bound")
+
+
+@adapter
+class OpenVinoDynamoF32(_OpenVino):
+    name = "torch.onnx.export(dynamo=True)->openvino(f32)"
+    dynamo = True
+    by_request = True  # the dynamo exporter runs in a separate process
+    matrix = "default case"  # an export takes seconds
+    precisions = ("float32",)
+    hint = "f32"
+    doc = "torch.nn.LSTM exported to ONNX by the dynamo exporter, compiled by OpenVINO for the CPU in f32"
+    convention = ("torch.nn.LSTM(batch_first=True) exported by torch.onnx.export(dynamo=True), compiled by "
+                  "OpenVINO with INFERENCE_PRECISION_HINT=f32")
