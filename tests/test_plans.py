@@ -31,7 +31,7 @@ def test_conversion_paths_run_the_reduced_matrix_unless_asked_for_all() -> None:
     converting = by_name["torch.onnx.export(dynamo=False)->onnxruntime"]
     assert len(converting.cases) == len(reduced_matrix(spec, default_matrix(spec)))
     assert len(by_name["torch.nn.LSTM"].cases) == len(default_matrix(spec))
-    assert all(t.impl.converts for t in converting.targets)
+    assert all(t.impl.matrix == "reduced" for t in converting.targets)
     assert len(by_name["torch.onnx.export(dynamo=True)->onnxruntime"].cases) == 1  # the default case: seconds an export
     assert any("--matrix full runs every case" in n for n in notes)
     full, _, _, notes = build_plans(CheckOptions(specs=("lstm",), frameworks=("torch", "torch.onnx"),

@@ -149,12 +149,9 @@ class Adapter:
     # lstm). The transform needs one layer per framework, so variants of a layer
     # (time-first, cell, bidirectional halves) are checked on their own spec only.
     on_extending_specs: ClassVar[bool] = True
-    # An export or conversion path (torch.onnx.export, OpenVINO, tf2onnx): each case costs a conversion, so
-    # the default check runs it on the reduced matrix (check.cases.reduced_matrix); --matrix full on all.
-    converts: ClassVar[bool] = False
-    # The cases a check runs without --matrix full, a name in check.cases.MATRICES: "" (the check's matrix; the
-    # reduced one if it converts), "reduced", or "default case" (the spec's default case in each direction the
-    # implementation supports: a path whose conversion takes seconds).
+    # The cases a check runs without --matrix full, a name in check.cases.MATRICES: "" (the check's matrix),
+    # "reduced" (check.cases.reduced_matrix: export and conversion paths, a conversion per case), or "default
+    # case" (the spec's default case in each direction the implementation supports: conversions of seconds).
     matrix: ClassVar[str] = ""
     # The final states it returns (None: all the spec's); the others are not compared, as its convention says.
     final_states: ClassVar[tuple[str, ...] | None] = None

@@ -33,7 +33,7 @@ class ExportedModelFailed(Exception):
 class ConversionPath(Adapter):
     """A ``source`` adapter's layer converted once per case and run by another runtime (CPU, float32)."""
 
-    converts = True  # a conversion per case: the reduced matrix by default
+    matrix = "reduced"  # a conversion per case
     devices = ("cpu",)
     precisions = ("float32",)  # the converted models are float32
     gradients = False

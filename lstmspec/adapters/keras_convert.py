@@ -40,7 +40,6 @@ class KerasConversion(ConversionPath):
     source: ClassVar[_KerasRecurrent]  # the Keras adapter whose layer is converted
     cache_limit: ClassVar[int] = 64
     _models: ClassVar[dict[str, Any]]  # digest -> converted model, or the converter's refusal (a str); per path kind
-    runtime: ClassVar[str] = ""  # how the converted model is run, for the note: "ONNX Runtime"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -70,7 +70,7 @@ class ScriptedLSTM(NNLSTMBatchFirst):
 
     name = "torch.jit.script(nn.LSTM)"
     framework = "torch.jit"
-    converts = True  # script + save + load is about 0.07 s a case
+    matrix = "reduced"  # script + save + load is about 0.07 s a case
     devices = ("cpu",)
     precisions = ("float64", "float32")
     on_extending_specs = False
@@ -205,7 +205,7 @@ def compile_and_run(module: Any, args: tuple[Any, ...], cotangents: dict[str, np
 class _Isolated(NNLSTMBatchFirst):
     """Captured and run in the spawned worker, once per case; the outcome comes back as numpy."""
 
-    converts = True  # a capture per case: the reduced matrix by default
+    matrix = "reduced"  # a capture per case
     by_request = True  # captured and run in a separate process, seconds a case: run when named with --framework
     devices = ("cpu",)
     precisions = ("float32",)

@@ -94,11 +94,6 @@ _MATRIX_NOTES = {
 }
 
 
-def matrix_name(impl: Any) -> str:
-    """Which matrix ``impl`` runs without --matrix full: "" (the check's), "reduced" or "default case"."""
-    return getattr(impl, "matrix", "") or ("reduced" if getattr(impl, "converts", False) else "")
-
-
 def _groups(spec: Spec, targets: list[Target], cases: list[Case], options: CheckOptions,
             notes: list[str]) -> list[tuple[list[Target], list[Case]]]:
     """(targets, the cases they run): every case for all, unless paths that convert run fewer, which a note says."""
@@ -106,7 +101,7 @@ def _groups(spec: Spec, targets: list[Target], cases: list[Case], options: Check
         return [(targets, cases)]
     by: dict[str, list[Target]] = {}
     for target in targets:
-        by.setdefault(matrix_name(target.impl), []).append(target)
+        by.setdefault(getattr(target.impl, "matrix", ""), []).append(target)  # kernels: the check's matrix
     groups = [(by.pop("", []), cases)]
     for name, group in by.items():
         chosen: dict[tuple[str, ...], list[Target]] = {}  # the same cases run as one plan
