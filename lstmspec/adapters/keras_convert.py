@@ -28,8 +28,8 @@ import numpy as np
 from ..check.oracle import CaseData
 from ..check.precision import PRECISIONS, Precision
 from .base import Outcome, Prepared, as_numpy
-from .keras_layers import KerasBuilt, _KerasRecurrent
 from .conversion import ConversionPath, ConversionRefused, ExportedModelFailed, first_line
+from .keras_layers import KerasBuilt, _KerasRecurrent
 
 Run = Callable[[], list[Any]]  # the converted model called on the case's feeds: raw outputs as numpy, in order
 

@@ -17,8 +17,8 @@ from typing import Any
 from ..check.oracle import CaseData
 from ..check.precision import Precision
 from .base import FRAMEWORKS, Framework, Outcome, Prepared, adapter, as_numpy
-from .torch_layers import NNLSTMBatchFirst
 from .conversion import ExportedModelFailed, first_line, graph_summary
+from .torch_layers import NNLSTMBatchFirst
 from .torch_onnx import _TorchOnnx
 
 FRAMEWORKS.register("openvino", Framework("openvino", ("torch", "onnx", "openvino"), "pip install openvino"))

@@ -21,12 +21,12 @@ from typing import Any
 
 from ..check.oracle import CaseData
 from .base import FRAMEWORKS, Framework, adapter
+from .conversion import ExportedModelFailed, first_line, graph_summary
 from .keras_convert import KerasConversion, Run
 from .keras_layers import (KerasBidirectionalBackward, KerasBidirectionalForward, KerasBuilt, KerasConvLSTM1D,
                            KerasConvLSTM2D, KerasConvLSTM3D, KerasLSTM, _KerasRecurrent)
 from .tf_keras_layers import (TfKerasBidirectionalBackward, TfKerasBidirectionalForward, TfKerasConvLSTM1D,
                               TfKerasConvLSTM2D, TfKerasConvLSTM3D, TfKerasLSTM)
-from .conversion import ExportedModelFailed, first_line, graph_summary
 
 FRAMEWORKS.register("tf2onnx", Framework("tf2onnx", ("tensorflow", "keras", "tf2onnx", "onnxruntime"),
                                          "pip install tf2onnx onnxruntime (in 'lstmspec[all]')"))

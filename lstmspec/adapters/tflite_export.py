@@ -34,10 +34,10 @@ from typing import Any, ClassVar
 
 from ..check.oracle import CaseData
 from .base import FRAMEWORKS, Framework, adapter
+from .conversion import ExportedModelFailed, first_line, quiet_fds
 from .keras_convert import KerasConversion, Run, input_name
 from .keras_layers import KerasBuilt, KerasConvLSTM2D, KerasLSTM, _KerasRecurrent
 from .tf_keras_layers import TfKerasConvLSTM2D, TfKerasLSTM
-from .conversion import ExportedModelFailed, first_line, quiet_fds
 
 FRAMEWORKS.register("tflite", Framework("tflite", ("tensorflow", "keras", "ai_edge_litert"),
                                         "pip install ai-edge-litert (in 'lstmspec[all]')"))
@@ -132,19 +132,19 @@ class _TfLite(KerasConversion):
 def _path(source: _KerasRecurrent, **extra: Any) -> type[_TfLite]:
     """The TFLite path of one Keras adapter, registered under "SOURCE->tflite->litert" unless ``extra`` names it."""
     name = extra.pop("name", f"{source.name}->tflite->litert")
-    # tf-keras converts through a SavedModel (2-3 s), a ConvLSTM runs its loop slowly: the default case unless
-    # --matrix full
-    slow = {"matrix": "default case"} if source.package == "tf_keras" or source.spec != "lstm" else {}
     cls = type(f"TfLite_{type(source).__name__}", (_TfLite,), {
         "name": name, "source": source, "supports": source.supports, "__module__": __name__,
         "doc": f"{source.name} in a functional model converted by the TFLite converter, run by LiteRT (CPU)",
-        **slow, **extra})
+        **extra})
     return adapter(cls)
 
 
-PATHS = [_path(cls()) for cls in (KerasLSTM, TfKerasLSTM, KerasConvLSTM2D, TfKerasConvLSTM2D)]
+# Without --matrix full, Keras 3's LSTM runs the reduced matrix; tf-keras (which converts through a SavedModel,
+# 2-3 s) and the ConvLSTMs (a slow loop) the spec's default case.
+_SLOW = {"matrix": "default case"}
+PATHS = [_path(KerasLSTM())] + [_path(cls(), **_SLOW) for cls in (TfKerasLSTM, KerasConvLSTM2D, TfKerasConvLSTM2D)]
 PATHS.append(_path(
-    TfKerasLSTM(), name="tf_keras.layers.LSTM(outputs only)->tflite->litert", returned=1, final_states=(),
+    TfKerasLSTM(), name="tf_keras.layers.LSTM(outputs only)->tflite->litert", returned=1, final_states=(), **_SLOW,
     doc="tf_keras.layers.LSTM in a functional model that returns its outputs only, which the TFLite converter fuses "
         "into UNIDIRECTIONAL_SEQUENCE_LSTM, run by LiteRT (CPU)",
     convention=("functional model returning the layer's outputs only (no final states: that is what lets the "

@@ -40,8 +40,8 @@ import numpy as np
 from ..check.oracle import CaseData
 from ..check.precision import PRECISIONS, Precision
 from .base import FRAMEWORKS, Framework, Outcome, Prepared, adapter
-from .torch_layers import Built, NNLSTMBatchFirst
 from .conversion import ExportedModelFailed, first_line, quiet_fds
+from .torch_layers import Built, NNLSTMBatchFirst
 from .torch_onnx import _digest, run_isolated
 
 for _name in ("torch.jit", "torch.export", "torch.compile"):
